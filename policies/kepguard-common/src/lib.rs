@@ -1,0 +1,15 @@
+//! Code shared by every kepguard policy.
+//!
+//! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
+//! - [`podspec`]: the pod spec of a Pod and of every workload template, for reading into
+//!   small view structs and for patching the raw JSON in place.
+//! - [`evaluation`]: the waPC `validate` and `validate_settings` plumbing, which turns
+//!   malformed input into clear rejections instead of traps.
+
+pub mod evaluation;
+pub mod podspec;
+pub mod quantity;
+
+pub use evaluation::{PolicySettings, Verdict};
+pub use podspec::WorkloadKind;
+pub use quantity::Quantity;

@@ -1,0 +1,300 @@
+//! Where the pod spec lives in a Pod and in every workload that carries a pod template.
+
+use k8s_openapi::Resource;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A kind that is a Pod or carries a pod template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadKind {
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    ReplicationController,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 8] = [
+        WorkloadKind::Pod,
+        WorkloadKind::Deployment,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::Job,
+        WorkloadKind::CronJob,
+        WorkloadKind::ReplicationController,
+    ];
+
+    /// Recognises a kind by its API group and kind, as in an AdmissionRequest's `kind`.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|candidate| candidate.group() == group && candidate.kind() == kind)
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => Pod::KIND,
+            WorkloadKind::Deployment => Deployment::KIND,
+            WorkloadKind::ReplicaSet => ReplicaSet::KIND,
+            WorkloadKind::StatefulSet => StatefulSet::KIND,
+            WorkloadKind::DaemonSet => DaemonSet::KIND,
+            WorkloadKind::Job => Job::KIND,
+            WorkloadKind::CronJob => CronJob::KIND,
+            WorkloadKind::ReplicationController => ReplicationController::KIND,
+        }
+    }
+
+    pub fn group(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => Pod::GROUP,
+            WorkloadKind::Deployment => Deployment::GROUP,
+            WorkloadKind::ReplicaSet => ReplicaSet::GROUP,
+            WorkloadKind::StatefulSet => StatefulSet::GROUP,
+            WorkloadKind::DaemonSet => DaemonSet::GROUP,
+            WorkloadKind::Job => Job::GROUP,
+            WorkloadKind::CronJob => CronJob::GROUP,
+            WorkloadKind::ReplicationController => ReplicationController::GROUP,
+        }
+    }
+
+    pub fn api_version(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => Pod::API_VERSION,
+            WorkloadKind::Deployment => Deployment::API_VERSION,
+            WorkloadKind::ReplicaSet => ReplicaSet::API_VERSION,
+            WorkloadKind::StatefulSet => StatefulSet::API_VERSION,
+            WorkloadKind::DaemonSet => DaemonSet::API_VERSION,
+            WorkloadKind::Job => Job::API_VERSION,
+            WorkloadKind::CronJob => CronJob::API_VERSION,
+            WorkloadKind::ReplicationController => ReplicationController::API_VERSION,
+        }
+    }
+
+    pub fn is_pod(self) -> bool {
+        self == WorkloadKind::Pod
+    }
+
+    /// Whether the pods of this kind run to completion, so a container that never exits
+    /// keeps them from finishing.
+    pub fn runs_to_completion(self) -> bool {
+        matches!(self, WorkloadKind::Job | WorkloadKind::CronJob)
+    }
+
+    /// The keys that lead from the object to its pod spec.
+    pub fn pod_spec_keys(self) -> &'static [&'static str] {
+        match self {
+            WorkloadKind::Pod => &["spec"],
+            WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            _ => &["spec", "template", "spec"],
+        }
+    }
+
+    /// The pod spec's path in messages: `spec.template.spec`.
+    pub fn pod_spec_path(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "spec",
+            WorkloadKind::CronJob => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
+    }
+
+    /// The pod spec's location as an RFC 6901 JSON pointer.
+    pub fn pod_spec_pointer(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "/spec",
+            WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/spec",
+            _ => "/spec/template/spec",
+        }
+    }
+}
+
+/// The pod spec of `object`, or `None` when the object has none (yet).
+/// A value of the wrong type on the way is an error naming its path.
+pub fn pod_spec(kind: WorkloadKind, object: &Value) -> Result<Option<&Value>, String> {
+    let mut current = object;
+    let mut path = String::new();
+    for key in kind.pod_spec_keys() {
+        if !current.is_object() {
+            return Err(not_an_object(&path));
+        }
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        match current.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(next) => current = next,
+        }
+    }
+    if !current.is_object() {
+        return Err(not_an_object(&path));
+    }
+    Ok(Some(current))
+}
+
+/// The pod spec of `object` for in-place mutation; see [`pod_spec`].
+pub fn pod_spec_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value> {
+    object
+        .pointer_mut(kind.pod_spec_pointer())
+        .filter(|spec| spec.is_object())
+}
+
+/// Reads the pod spec of `object` into a view struct holding only the fields a rule needs.
+/// A missing pod spec reads as `T::default()`. Wrong types are errors naming the full path,
+/// such as `spec.template.spec.containers[0].name: invalid type: ...`.
+pub fn read_pod_spec<T: DeserializeOwned + Default>(
+    kind: WorkloadKind,
+    object: &Value,
+) -> Result<T, String> {
+    match pod_spec(kind, object)? {
+        None => Ok(T::default()),
+        Some(spec) => read_view(spec, kind.pod_spec_path()),
+    }
+}
+
+/// Deserialises `value` into `T`, naming the path of any mismatch under `path`.
+pub fn read_view<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let inner = error.path().to_string();
+        let full = match (path.is_empty(), inner == ".") {
+            (true, _) => inner,
+            (false, true) => path.to_string(),
+            (false, false) => format!("{path}.{inner}"),
+        };
+        format!("{full}: {}", error.inner())
+    })
+}
+
+fn not_an_object(path: &str) -> String {
+    if path.is_empty() {
+        "the object is not a JSON object".to_string()
+    } else {
+        format!("{path} is not an object")
+    }
+}
+
+/// `restartPolicy: Always` on an init container makes it a native sidecar (KEP-753).
+/// `Never` and `OnFailure` (Kubernetes 1.34+) do not.
+pub fn is_native_sidecar_policy(restart_policy: Option<&str>) -> bool {
+    restart_policy == Some("Always")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Deserialize, Default, Debug, PartialEq)]
+    #[serde(rename_all = "camelCase", default)]
+    struct ContainersView {
+        containers: Vec<NameView>,
+    }
+
+    #[derive(Deserialize, Default, Debug, PartialEq)]
+    #[serde(default)]
+    struct NameView {
+        name: String,
+    }
+
+    fn object_for(kind: WorkloadKind, spec: Value) -> Value {
+        let mut object = json!({});
+        let keys = kind.pod_spec_keys();
+        let mut current = &mut object;
+        for key in &keys[..keys.len() - 1] {
+            current[*key] = json!({});
+            current = &mut current[*key];
+        }
+        current[keys[keys.len() - 1]] = spec;
+        object
+    }
+
+    #[test]
+    fn recognises_every_kind_by_group() {
+        let expected = [
+            ("", "Pod"),
+            ("apps", "Deployment"),
+            ("apps", "ReplicaSet"),
+            ("apps", "StatefulSet"),
+            ("apps", "DaemonSet"),
+            ("batch", "Job"),
+            ("batch", "CronJob"),
+            ("", "ReplicationController"),
+        ];
+        for ((group, kind), workload) in expected.into_iter().zip(WorkloadKind::ALL) {
+            assert_eq!(WorkloadKind::from_group_kind(group, kind), Some(workload));
+        }
+        assert_eq!(
+            WorkloadKind::from_group_kind("example.com", "Deployment"),
+            None
+        );
+        assert_eq!(WorkloadKind::from_group_kind("", "Service"), None);
+    }
+
+    #[test]
+    fn finds_the_pod_spec_of_every_kind() {
+        for kind in WorkloadKind::ALL {
+            let object = object_for(kind, json!({"containers": [{"name": "app"}]}));
+            let spec = pod_spec(kind, &object).unwrap().unwrap();
+            assert_eq!(spec["containers"][0]["name"], "app", "{kind:?}");
+            assert_eq!(object.pointer(kind.pod_spec_pointer()), Some(spec));
+            let view: ContainersView = read_pod_spec(kind, &object).unwrap();
+            assert_eq!(view.containers[0].name, "app");
+        }
+    }
+
+    #[test]
+    fn missing_spec_is_none_and_reads_as_default() {
+        for kind in WorkloadKind::ALL {
+            assert_eq!(pod_spec(kind, &json!({})).unwrap(), None);
+            assert_eq!(pod_spec(kind, &json!({"spec": null})).unwrap(), None);
+            let view: ContainersView = read_pod_spec(kind, &json!({})).unwrap();
+            assert_eq!(view, ContainersView::default());
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_their_path() {
+        let error =
+            pod_spec(WorkloadKind::CronJob, &json!({"spec": {"jobTemplate": 3}})).unwrap_err();
+        assert_eq!(error, "spec.jobTemplate is not an object");
+        let error = pod_spec(WorkloadKind::Pod, &json!({"spec": []})).unwrap_err();
+        assert_eq!(error, "spec is not an object");
+        let error = pod_spec(WorkloadKind::Pod, &json!("pod")).unwrap_err();
+        assert_eq!(error, "the object is not a JSON object");
+
+        let object = object_for(
+            WorkloadKind::Deployment,
+            json!({"containers": [{"name": 7}]}),
+        );
+        let error = read_pod_spec::<ContainersView>(WorkloadKind::Deployment, &object).unwrap_err();
+        assert!(
+            error.starts_with("spec.template.spec.containers[0].name: invalid type"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn mutable_access_reaches_the_same_spec() {
+        let mut object = object_for(WorkloadKind::Job, json!({"containers": []}));
+        pod_spec_mut(WorkloadKind::Job, &mut object).unwrap()["hostNetwork"] = json!(true);
+        assert_eq!(object["spec"]["template"]["spec"]["hostNetwork"], true);
+        assert!(pod_spec_mut(WorkloadKind::Pod, &mut json!({"spec": 1})).is_none());
+    }
+
+    #[test]
+    fn only_always_makes_a_sidecar() {
+        assert!(is_native_sidecar_policy(Some("Always")));
+        assert!(!is_native_sidecar_policy(Some("Never")));
+        assert!(!is_native_sidecar_policy(Some("OnFailure")));
+        assert!(!is_native_sidecar_policy(None));
+    }
+}
