@@ -1,0 +1,285 @@
+//! The `kepguard` command line, end to end: small hand-written modules, and the built
+//! fsgroup-change-policy module (run `make policies` first; `make test` does).
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kepguard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kepguard"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("kepguard runs")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kepguard-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A guest that answers `validate_settings` (17 characters) and `validate` (8) with fixed JSON.
+fn answering_guest(settings_answer: &str, validate_answer: &str) -> Vec<u8> {
+    let data = |text: &str| text.replace('"', "\\\"");
+    wat::parse_str(format!(
+        r#"(module
+          (import "wapc" "__guest_request" (func $request (param i32 i32)))
+          (import "wapc" "__guest_response" (func $response (param i32 i32)))
+          (memory (export "memory") 2)
+          (data (i32.const 1024) "{}")
+          (data (i32.const 8192) "{}")
+          (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
+            (call $request (i32.const 65536) (i32.const 65600))
+            (if (i32.eq (local.get $op_len) (i32.const 17))
+              (then (call $response (i32.const 1024) (i32.const {})))
+              (else (call $response (i32.const 8192) (i32.const {}))))
+            (i32.const 1)))"#,
+        data(settings_answer),
+        data(validate_answer),
+        settings_answer.len(),
+        validate_answer.len(),
+    ))
+    .unwrap()
+}
+
+const REQUEST: &str = r#"{"uid": "u-7", "operation": "CREATE", "object": {"spec": {"a": 1}}}"#;
+
+#[test]
+fn run_refuses_invalid_settings_with_the_policy_message() {
+    let dir = scratch("settings");
+    let module = write(
+        &dir,
+        "policy.wasm",
+        answering_guest(
+            r#"{"valid":false,"message":"threshold must be positive"}"#,
+            r#"{"accepted":true}"#,
+        ),
+    );
+    let request = write(&dir, "request.json", REQUEST);
+    let output = kepguard(&[
+        "run",
+        &module,
+        "--request-path",
+        &request,
+        "--settings-json",
+        r#"{"threshold": -1}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "Provided settings are not valid: threshold must be positive"
+    );
+}
+
+#[test]
+fn run_turns_a_mutation_into_a_json_patch() {
+    let dir = scratch("mutation");
+    let module = write(
+        &dir,
+        "policy.wasm",
+        answering_guest(
+            r#"{"valid":true}"#,
+            r#"{"accepted":true,"mutated_object":{"spec":{"a":1,"b":true}}}"#,
+        ),
+    );
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": serde_json::from_str::<Value>(REQUEST).unwrap()
+    });
+    let request = write(&dir, "review.json", review.to_string());
+    let output = kepguard(&["run", &module, "--request-path", &request]);
+    assert!(output.status.success(), "{output:?}");
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["uid"], "u-7");
+    assert_eq!(response["allowed"], true);
+    assert_eq!(response["patchType"], "JSONPatch");
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(response["patch"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&patch).unwrap(),
+        json!([{"op": "add", "path": "/spec/b", "value": true}])
+    );
+}
+
+#[test]
+fn run_reports_a_trapping_module_and_fails() {
+    let dir = scratch("trap");
+    let module = write(
+        &dir,
+        "trap.wasm",
+        wat::parse_str(
+            r#"(module (memory (export "memory") 1)
+               (func (export "__guest_call") (param i32 i32) (result i32) unreachable))"#,
+        )
+        .unwrap(),
+    );
+    let request = write(&dir, "request.json", REQUEST);
+    let output = kepguard(&["run", &module, "--request-path", &request]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("trap.wasm"), "{stderr}");
+    assert!(stderr.contains("the policy trapped"), "{stderr}");
+}
+
+#[test]
+fn test_names_a_malformed_fixture_file() {
+    let dir = scratch("malformed");
+    let module = write(
+        &dir,
+        "policy.wasm",
+        answering_guest(r#"{"valid":true}"#, r#"{"accepted":true}"#),
+    );
+    write(&dir, "broken.json", r#"{"uid": "u-1", "object": "#);
+    let suite = write(
+        &dir,
+        "suite.yaml",
+        format!(
+            "module: {module}\ncases:\n  - name: broken request\n    request: broken.json\n    allowed: true\n  - name: missing request\n    request: nowhere.json\n    allowed: true\n"
+        ),
+    );
+    let output = kepguard(&["test", &suite]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("request file") && stdout.contains("broken.json is not valid JSON"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nowhere.json"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("0 passed, 2 failed"));
+}
+
+#[test]
+fn test_names_a_malformed_suite() {
+    let dir = scratch("badsuite");
+    let suite = write(
+        &dir,
+        "suite.yaml",
+        "module: x.wasm\ncases:\n  - name: a\n    alowed: true\n",
+    );
+    let output = kepguard(&["test", &suite]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("suite.yaml is malformed"), "{stdout}");
+    assert!(stdout.contains("alowed"), "{stdout}");
+}
+
+#[test]
+fn test_reports_a_wrong_expectation_and_writes_junit() {
+    let dir = scratch("expectation");
+    let module = write(
+        &dir,
+        "policy.wasm",
+        answering_guest(
+            r#"{"valid":true}"#,
+            r#"{"accepted":false,"message":"too big"}"#,
+        ),
+    );
+    write(&dir, "request.json", REQUEST);
+    let suite = write(
+        &dir,
+        "suite.yaml",
+        format!(
+            "module: {module}\ncases:\n  - name: expects acceptance\n    request: request.json\n    allowed: true\n  - name: expects the rejection\n    request: request.json\n    allowed: false\n    message: too big\n"
+        ),
+    );
+    let junit = dir.join("junit.xml");
+    let output = kepguard(&["test", &suite, "--junit", &junit.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("expected allowed: true, got allowed: false (message: too big)"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("1 passed, 1 failed"));
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+}
+
+/// The real fsgroup-change-policy module, built for wasm32-wasip1.
+fn fsgroup_module() -> String {
+    let module = repo_root().join("build/fsgroup-change-policy.wasm");
+    assert!(
+        module.is_file(),
+        "{} is missing: run `make policies` first",
+        module.display()
+    );
+    module.to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_built_fsgroup_policy_mutates_through_a_json_patch() {
+    let output = kepguard(&[
+        "run",
+        &fsgroup_module(),
+        "--request-path",
+        "fixtures/fsgroup-change-policy/requests/pod-pvc-create.json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["allowed"], true);
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(response["patch"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&patch).unwrap(),
+        json!([{
+            "op": "add",
+            "path": "/spec/securityContext/fsGroupChangePolicy",
+            "value": "OnRootMismatch"
+        }])
+    );
+}
+
+#[test]
+fn the_built_fsgroup_policy_refuses_bad_settings() {
+    let output = kepguard(&[
+        "run",
+        &fsgroup_module(),
+        "--request-path",
+        "fixtures/fsgroup-change-policy/requests/pod-pvc-create.json",
+        "--settings-json",
+        r#"{"allowedPolicies": ["Sometimes"]}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "Provided settings are not valid: allowedPolicies: unknown value \"Sometimes\"; valid values are OnRootMismatch, Always"
+    );
+}
+
+#[test]
+fn the_built_fsgroup_policy_rejects_with_a_status() {
+    let output = kepguard(&[
+        "run",
+        &fsgroup_module(),
+        "--request-path",
+        "fixtures/fsgroup-change-policy/requests/pod-typo.json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["allowed"], false);
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean OnRootMismatch?"),
+        "{response}"
+    );
+    assert_eq!(response.get("patch"), None);
+}
