@@ -103,12 +103,10 @@ fn parse_reference(reference: &str) -> Result<ImageReference, String> {
         }
         None => (name_and_tag, None),
     };
-    if let Some(tag) = tag {
-        if !is_tag(tag) {
-            return Err(format!(
-                "the tag {tag:?} is invalid: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128 characters"
-            ));
-        }
+    if let Some(tag) = tag.filter(|tag| !is_tag(tag)) {
+        return Err(format!(
+            "the tag {tag:?} is invalid: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128 characters"
+        ));
     }
     let (domain, path) =
         split_name(name).ok_or_else(|| format!("{reference:?} is not a valid image reference"))?;
@@ -127,10 +125,11 @@ fn parse_reference(reference: &str) -> Result<ImageReference, String> {
 
 /// Splits a name into host and path, preferring a host when the first segment is one.
 fn split_name(name: &str) -> Option<(&str, &str)> {
-    if let Some((first, rest)) = name.split_once('/') {
-        if is_domain_and_port(first) && is_path(rest) {
-            return Some((first, rest));
-        }
+    if let Some((first, rest)) = name.split_once('/')
+        && is_domain_and_port(first)
+        && is_path(rest)
+    {
+        return Some((first, rest));
     }
     is_path(name).then_some(("", name))
 }

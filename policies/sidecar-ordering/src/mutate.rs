@@ -128,3 +128,102 @@ fn list(spec: &Map<String, Value>, key: &str) -> Vec<Value> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn plan_orders_setup_then_sidecars_by_list_then_the_rest() {
+        let roles = Roles {
+            init: vec![
+                InitRole::Ordinary,     // 0 migrate
+                InitRole::Sidecar(2),   // 1 vault
+                InitRole::Setup,        // 2 istio-init
+                InitRole::OtherSidecar, // 3 unmatched sidecar
+                InitRole::Sidecar(0),   // 4 istio-proxy
+                InitRole::Setup,        // 5 linkerd-init
+                InitRole::Sidecar(2),   // 6 second vault
+            ],
+            containers: vec![None, Some(2), Some(0), None, Some(1)],
+        };
+        assert_eq!(
+            plan(&roles),
+            vec![
+                Source::Init(2),
+                Source::Init(5),
+                Source::Init(4),
+                Source::Container(2),
+                Source::Container(4),
+                Source::Init(1),
+                Source::Init(6),
+                Source::Container(1),
+                Source::Init(0),
+                Source::Init(3),
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_keeps_a_right_order() {
+        let roles = Roles {
+            init: vec![
+                InitRole::Setup,
+                InitRole::Sidecar(0),
+                InitRole::Sidecar(1),
+                InitRole::Ordinary,
+            ],
+            containers: vec![None],
+        };
+        assert_eq!(
+            plan(&roles),
+            vec![
+                Source::Init(0),
+                Source::Init(1),
+                Source::Init(2),
+                Source::Init(3)
+            ]
+        );
+    }
+
+    #[test]
+    fn apply_moves_and_reorders_keeping_every_field() {
+        let mut spec = json!({
+            "initContainers": [{"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}],
+            "containers": [
+                {"name": "app"},
+                {"name": "proxy", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]}
+            ],
+            "terminationGracePeriodSeconds": 45
+        });
+        apply(&mut spec, &[Source::Container(1), Source::Init(0)]).unwrap();
+        assert_eq!(
+            spec,
+            json!({
+                "initContainers": [
+                    {"name": "proxy", "restartPolicy": "Always",
+                     "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]},
+                    {"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}
+                ],
+                "containers": [{"name": "app"}],
+                "terminationGracePeriodSeconds": 45
+            })
+        );
+    }
+
+    #[test]
+    fn apply_creates_init_containers_when_missing() {
+        let mut spec = json!({"containers": [{"name": "app"}, {"name": "proxy"}]});
+        apply(&mut spec, &[Source::Container(1)]).unwrap();
+        assert_eq!(
+            spec,
+            json!({
+                "initContainers": [{"name": "proxy", "restartPolicy": "Always"}],
+                "containers": [{"name": "app"}]
+            })
+        );
+        assert!(apply(&mut json!({"containers": []}), &[Source::Init(3)]).is_err());
+        assert!(apply(&mut json!([]), &[]).is_err());
+    }
+}
