@@ -22,12 +22,16 @@ for policy in "${policies[@]}"; do
   packages+=(-p "$policy")
 done
 
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+# cargo hands its stdin to rustc when it probes the target; give it an empty file.
+: >"$scratch/empty"
 target_works() {
-  echo '' | rustc --target "$TARGET" --crate-type lib --emit=metadata -o /dev/null - >/dev/null 2>&1
+  echo '' | rustc --target "$TARGET" --crate-type lib --emit=metadata --out-dir "$scratch" - >"$scratch/log" 2>&1
 }
 
 if target_works || { rustup target add "$TARGET" && target_works; }; then
-  cargo build --target "$TARGET" --profile "$PROFILE" "${packages[@]}" </dev/null
+  cargo build --target "$TARGET" --profile "$PROFILE" "${packages[@]}" <"$scratch/empty"
 else
   # No downloadable target: Debian's Rust with its std sources, rebuilding std for the target.
   echo "rustup cannot provide $TARGET; using Debian's Rust and -Zbuild-std" >&2
@@ -38,7 +42,7 @@ else
   PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C link-self-contained=no -L native=/usr/lib/wasm32-wasi" \
     /usr/bin/cargo build --target "$TARGET" -Zbuild-std=std,panic_abort \
-    --profile "$PROFILE" "${packages[@]}"
+    --profile "$PROFILE" "${packages[@]}" <"$scratch/empty"
 fi
 
 mkdir -p build
