@@ -625,6 +625,9 @@ mod tests {
         let mut pod = create(node_port_spec(&[("http", 31000)]));
         pod.kind.kind = "Pod".into();
         assert_eq!(evaluate(&pod, &settings), Verdict::accept());
+        let mut knative = create(node_port_spec(&[("http", 31000)]));
+        knative.kind.group = "serving.knative.dev".into();
+        assert_eq!(evaluate(&knative, &settings), Verdict::accept());
         let mut delete = create(node_port_spec(&[("http", 31000)]));
         delete.operation = "DELETE".into();
         assert_eq!(evaluate(&delete, &settings), Verdict::accept());
