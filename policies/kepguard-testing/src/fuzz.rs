@@ -1,0 +1,552 @@
+//! A structure-aware mutation fuzzer for a policy's waPC operations.
+//!
+//! Inputs start from the policy's own fixtures (every request file and every settings object
+//! of its suite) and are mutated: fields deleted, retyped (number and string, object and array,
+//! null), duplicated or made huge, unicode, deep nesting, hostile quantities and numbers,
+//! subtrees spliced from other fixtures, and raw byte damage (truncation, invalid UTF-8).
+//!
+//! The property: the operation never panics, never returns a waPC error, and always answers
+//! with a well-formed response. An input that breaks it is saved under
+//! `fixtures/<policy>/regressions/` and replayed by every later run.
+//!
+//! `KEPGUARD_FUZZ_SECONDS` sets the time budget per policy (default 30, spread over the
+//! machine's cores) and `KEPGUARD_FUZZ_SEED` fixes the seed.
+
+use kubewarden_policy_sdk::wapc_guest::CallResult;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A waPC operation as a policy crate exports it.
+pub type Operation = fn(&[u8]) -> CallResult;
+
+/// What to fuzz.
+pub struct Target {
+    /// The policy's fixtures folder, `fixtures/<policy>`.
+    pub fixtures: PathBuf,
+    pub validate: Operation,
+    pub validate_settings: Operation,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct Report {
+    pub inputs: u64,
+    pub elapsed: Duration,
+    pub regressions_replayed: usize,
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Validate,
+    Settings,
+}
+
+impl Kind {
+    fn file_prefix(self) -> &'static str {
+        match self {
+            Kind::Validate => "validate",
+            Kind::Settings => "validate_settings",
+        }
+    }
+}
+
+/// Replays the saved regressions, then fuzzes until the time budget is spent.
+/// Panics, listing the saved inputs, when any input breaks the property.
+pub fn run(target: &Target) -> Report {
+    let started = Instant::now();
+    let corpus = Corpus::load(&target.fixtures);
+    let regressions = target.fixtures.join("regressions");
+    let mut failures = replay(target, &regressions);
+    let regressions_replayed = count_files(&regressions);
+
+    let seconds: u64 = env_number("KEPGUARD_FUZZ_SECONDS").unwrap_or(30);
+    let seed = env_number("KEPGUARD_FUZZ_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let deadline = Instant::now() + Duration::from_secs(seconds) / workers as u32;
+    let inputs = AtomicU64::new(0);
+    let found: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let (corpus, inputs, regressions) = (&corpus, &inputs, &regressions);
+                scope.spawn(move || {
+                    let mut rng = Rng::new(seed ^ (worker + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let mut failures = Vec::new();
+                    while Instant::now() < deadline && failures.len() < 5 {
+                        let (kind, payload) = corpus.generate(&mut rng);
+                        inputs.fetch_add(1, Ordering::Relaxed);
+                        if let Err(problem) = check(target, kind, &payload) {
+                            let file = save(regressions, kind, &payload);
+                            failures.push(format!("{}: {problem}", file.display()));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    });
+    failures.extend(found);
+    assert!(
+        failures.is_empty(),
+        "{} input(s) broke the policy (seed {seed}); saved as regressions:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Report {
+        inputs: inputs.into_inner(),
+        elapsed: started.elapsed(),
+        regressions_replayed,
+        seed,
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+}
+
+fn replay(target: &Target, dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut failures = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let kind = if name.starts_with("validate_settings-") {
+            Kind::Settings
+        } else {
+            Kind::Validate
+        };
+        let payload = std::fs::read(&path).unwrap_or_default();
+        if let Err(problem) = check(target, kind, &payload) {
+            failures.push(format!("{}: {problem}", path.display()));
+        }
+    }
+    failures
+}
+
+fn save(dir: &Path, kind: Kind, payload: &[u8]) -> PathBuf {
+    let _ = std::fs::create_dir_all(dir);
+    let hash = payload.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3)
+    });
+    let path = dir.join(format!("{}-{hash:016x}.bin", kind.file_prefix()));
+    let _ = std::fs::write(&path, payload);
+    path
+}
+
+/// The property every answer must hold.
+fn check(target: &Target, kind: Kind, payload: &[u8]) -> Result<(), String> {
+    let operation = match kind {
+        Kind::Validate => target.validate,
+        Kind::Settings => target.validate_settings,
+    };
+    let answer = std::panic::catch_unwind(|| operation(payload)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("panicked: {message}")
+    })?;
+    let bytes = answer.map_err(|error| format!("returned a waPC error: {error}"))?;
+    let response: Value = serde_json::from_slice(&bytes)
+        .map_err(|error| format!("answered with malformed JSON: {error}"))?;
+    let verdict_key = match kind {
+        Kind::Validate => "accepted",
+        Kind::Settings => "valid",
+    };
+    let verdict = response[verdict_key]
+        .as_bool()
+        .ok_or_else(|| format!("answer has no boolean {verdict_key:?}: {response}"))?;
+    let message_ok = response["message"].as_str().is_some_and(|m| !m.is_empty());
+    if !verdict && !message_ok {
+        return Err(format!("a refusal without a message: {response}"));
+    }
+    if kind == Kind::Validate {
+        let mutated = &response["mutated_object"];
+        if !(mutated.is_null() || mutated.is_object()) {
+            return Err(format!("mutated_object is not an object: {response}"));
+        }
+        let warnings = &response["warnings"];
+        let warnings_ok = warnings.is_null()
+            || warnings
+                .as_array()
+                .is_some_and(|w| w.iter().all(Value::is_string));
+        if !warnings_ok {
+            return Err(format!("warnings are not a list of strings: {response}"));
+        }
+    }
+    Ok(())
+}
+
+/// The seeds: the policy's request fixtures and the settings its suite uses.
+struct Corpus {
+    requests: Vec<Value>,
+    settings: Vec<Value>,
+}
+
+const QUANTITIES: [&str; 14] = [
+    "1e400",
+    "-1",
+    "0.0000001m",
+    "1e-400",
+    "9Ei",
+    "8Ei",
+    "NaN",
+    "+.5",
+    "1.5Gi",
+    "",
+    "0",
+    "1000m",
+    "99999999999999999999999999999999999999999",
+    "1Ki ",
+];
+
+const NUMBERS: [f64; 12] = [
+    0.0,
+    -1.0,
+    1e308,
+    -1e308,
+    9.223_372_036_854_776e18,
+    1.844_674_407_370_955_2e19,
+    0.5,
+    1e-300,
+    65536.0,
+    30085.0,
+    2_147_483_648.0,
+    -2_147_483_649.0,
+];
+
+const TEXTS: [&str; 8] = [
+    "",
+    "ℵ₀",
+    "💥\u{0}\u{202e}",
+    "\u{feff}Always",
+    "ǅ",
+    "Always",
+    "kube-system",
+    "system:serviceaccount:kube-system:vpa-updater",
+];
+
+impl Corpus {
+    fn load(fixtures: &Path) -> Corpus {
+        let mut requests = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(fixtures.join("requests")) {
+            for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                let Ok(document) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                requests.push(match document.get("request") {
+                    Some(request) => request.clone(),
+                    None => document,
+                });
+            }
+        }
+        assert!(
+            !requests.is_empty(),
+            "no request fixtures under {}",
+            fixtures.display()
+        );
+        let mut settings = vec![json!({})];
+        let suite = std::fs::read_to_string(fixtures.join("suite.yaml")).unwrap_or_default();
+        if let Ok(suite) = serde_norway::from_str::<Value>(&suite) {
+            settings.extend(suite.get("settings").cloned());
+            for case in suite["cases"].as_array().into_iter().flatten() {
+                settings.extend(case.get("settings").cloned());
+            }
+        }
+        Corpus { requests, settings }
+    }
+
+    fn generate(&self, rng: &mut Rng) -> (Kind, Vec<u8>) {
+        let settings = self.settings[rng.below(self.settings.len())].clone();
+        let (kind, mut document) = if rng.below(5) == 0 {
+            (Kind::Settings, settings)
+        } else {
+            let request = self.requests[rng.below(self.requests.len())].clone();
+            // Mostly valid settings, so the mutated request reaches the rules.
+            let settings = if rng.below(4) == 0 {
+                self.mutated(rng, settings)
+            } else {
+                settings
+            };
+            let request = self.mutated(rng, request);
+            (
+                Kind::Validate,
+                json!({"settings": settings, "request": request}),
+            )
+        };
+        if rng.below(10) == 0 {
+            mutate(rng, &mut document, &self.requests);
+        }
+        let mut bytes = serde_json::to_vec(&document).unwrap_or_default();
+        if rng.below(8) == 0 {
+            damage(rng, &mut bytes);
+        }
+        (kind, bytes)
+    }
+
+    fn mutated(&self, rng: &mut Rng, mut value: Value) -> Value {
+        for _ in 0..=rng.below(4) {
+            mutate(rng, &mut value, &self.requests);
+        }
+        value
+    }
+}
+
+/// Applies one mutation at a random node of `value`.
+fn mutate(rng: &mut Rng, value: &mut Value, donors: &[Value]) {
+    let node = pick(rng, value);
+    match rng.below(12) {
+        0 => match node {
+            Value::Object(map) if !map.is_empty() => {
+                let key = map
+                    .keys()
+                    .nth(rng.below(map.len()))
+                    .cloned()
+                    .unwrap_or_default();
+                map.remove(&key);
+            }
+            Value::Array(items) if !items.is_empty() => {
+                items.remove(rng.below(items.len()));
+            }
+            _ => *node = Value::Null,
+        },
+        1 => *node = Value::Null,
+        2 => *node = retyped(node.take()),
+        3 => match node {
+            Value::Array(items) if !items.is_empty() => {
+                let copy = items[rng.below(items.len())].clone();
+                let copies = if rng.below(4) == 0 { 500 } else { 1 };
+                items.extend(std::iter::repeat_n(copy, copies));
+            }
+            Value::Object(map) => {
+                let copy = Value::Object(map.clone());
+                map.insert("duplicate".into(), copy);
+            }
+            other => *other = json!([other.clone(), other.clone()]),
+        },
+        4 => {
+            if let Value::String(text) = node {
+                *text = text.repeat(20_000 / text.len().max(1));
+            } else {
+                *node = Value::String("x".repeat(100_000));
+            }
+        }
+        5 => *node = Value::String(TEXTS[rng.below(TEXTS.len())].into()),
+        6 => *node = Value::String(QUANTITIES[rng.below(QUANTITIES.len())].into()),
+        7 => {
+            let number = NUMBERS[rng.below(NUMBERS.len())];
+            *node = serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number);
+        }
+        8 => {
+            let depth = [20, 127, 129, 400][rng.below(4)];
+            let mut nested = node.take();
+            for _ in 0..depth {
+                nested = json!([nested]);
+            }
+            *node = nested;
+        }
+        9 => {
+            if let Value::Object(map) = node {
+                let renamed: Map<String, Value> = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, value)| (swap_case(&key), value))
+                    .collect();
+                *map = renamed;
+            }
+        }
+        10 => {
+            let donor = &mut donors[rng.below(donors.len())].clone();
+            *node = pick(rng, donor).take();
+        }
+        _ => {
+            *node = match node {
+                Value::Bool(flag) => Value::Bool(!*flag),
+                Value::Number(_) => json!(-1),
+                Value::String(_) => json!({}),
+                _ => json!("Always"),
+            }
+        }
+    }
+}
+
+/// Walks down from the root, stopping at each level with some probability.
+fn pick<'a>(rng: &mut Rng, value: &'a mut Value) -> &'a mut Value {
+    let children = match value {
+        Value::Object(map) => map.len(),
+        Value::Array(items) => items.len(),
+        _ => 0,
+    };
+    if children == 0 || rng.below(5) == 0 {
+        return value;
+    }
+    let index = rng.below(children);
+    match value {
+        Value::Object(map) => match map.values_mut().nth(index) {
+            Some(child) => pick(rng, child),
+            None => unreachable_child(),
+        },
+        Value::Array(items) => pick(rng, &mut items[index]),
+        _ => unreachable_child(),
+    }
+}
+
+fn unreachable_child() -> ! {
+    unreachable!("the child index was drawn below the number of children")
+}
+
+fn retyped(value: Value) -> Value {
+    match value {
+        Value::Number(number) => Value::String(number.to_string()),
+        Value::String(text) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(json!(42), Value::Number),
+        Value::Bool(flag) => Value::String(flag.to_string()),
+        Value::Object(map) => Value::Array(map.into_iter().map(|(_, v)| v).collect()),
+        Value::Array(items) => Value::Object(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+        ),
+        Value::Null => json!({}),
+    }
+}
+
+fn swap_case(key: &str) -> String {
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "x".into(),
+    }
+}
+
+/// Byte-level damage: truncation, a flipped byte, invalid UTF-8, or nothing at all.
+fn damage(rng: &mut Rng, bytes: &mut Vec<u8>) {
+    match rng.below(4) {
+        0 => bytes.truncate(rng.below(bytes.len().max(1))),
+        1 if !bytes.is_empty() => {
+            let at = rng.below(bytes.len());
+            bytes[at] ^= 1 << rng.below(8);
+        }
+        2 => {
+            let at = rng.below(bytes.len().max(1)).min(bytes.len());
+            bytes.splice(at..at, [0xff, 0xfe, 0xc3]);
+        }
+        _ => bytes.clear(),
+    }
+}
+
+/// xorshift64*: small, fast and reproducible from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let next = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        (next % bound.max(1) as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubewarden_policy_sdk::wapc_guest::CallResult;
+
+    fn accepts(_: &[u8]) -> CallResult {
+        Ok(br#"{"accepted":true,"message":null,"mutated_object":null,"warnings":null}"#.to_vec())
+    }
+
+    fn panics(payload: &[u8]) -> CallResult {
+        assert!(payload.len() > 1_000_000, "a planted bug");
+        accepts(payload)
+    }
+
+    fn silent_refusal(_: &[u8]) -> CallResult {
+        Ok(br#"{"valid":false}"#.to_vec())
+    }
+
+    fn target(validate: Operation, validate_settings: Operation) -> Target {
+        Target {
+            fixtures: PathBuf::from("/nonexistent"),
+            validate,
+            validate_settings,
+        }
+    }
+
+    #[test]
+    fn the_property_catches_panics_errors_and_bad_answers() {
+        let target = target(panics, silent_refusal);
+        let problem = check(&target, Kind::Validate, b"{}").unwrap_err();
+        assert!(problem.starts_with("panicked: a planted bug"), "{problem}");
+        let problem = check(&target, Kind::Settings, b"{}").unwrap_err();
+        assert!(
+            problem.starts_with("a refusal without a message"),
+            "{problem}"
+        );
+        let good = self::target(accepts, accepts);
+        assert_eq!(check(&good, Kind::Validate, b"{}"), Ok(()));
+    }
+
+    #[test]
+    fn mutations_change_documents_and_stay_serialisable() {
+        let mut rng = Rng::new(7);
+        let seed = json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "1"}}}]}});
+        let mut changed = 0;
+        for _ in 0..500 {
+            let mut value = seed.clone();
+            mutate(&mut rng, &mut value, std::slice::from_ref(&seed));
+            changed += usize::from(value != seed);
+            assert!(serde_json::to_vec(&value).is_ok());
+        }
+        assert!(
+            changed > 400,
+            "only {changed} of 500 mutations changed the document"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_inputs() {
+        let corpus = Corpus {
+            requests: vec![json!({"operation": "CREATE", "object": {"spec": {"a": [1, "2"]}}})],
+            settings: vec![json!({}), json!({"mode": "x"})],
+        };
+        let run = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..50)
+                .map(|_| corpus.generate(&mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+    }
+}
