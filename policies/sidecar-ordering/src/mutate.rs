@@ -108,7 +108,7 @@ pub fn apply(spec: &mut Value, plan: &[Source]) -> Result<(), String> {
                 container
             }),
         };
-        new_init.push(container.ok_or("the containers changed while being reordered")?);
+        new_init.push(container.ok_or("the pod spec has no container at a planned position")?);
     }
     let remaining: Vec<Value> = containers
         .into_iter()
