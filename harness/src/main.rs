@@ -3,7 +3,9 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kepguard::host::{Limits, Policy};
-use kepguard::{admission, suite};
+use kepguard::manifest::{ManifestKind, ManifestOptions};
+use kepguard::metadata::{Metadata, PolicyDir, TITLE, VERSION};
+use kepguard::{admission, annotate, artifacthub, manifest, oci, suite};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,6 +27,89 @@ enum Command {
     Run(RunArgs),
     /// Run declarative test suites (default: every fixtures/*/suite.yaml).
     Test(TestArgs),
+    /// Embed each policy's metadata in its module, like `kwctl annotate`:
+    /// build/<policy>.wasm becomes build/annotated/<policy>.wasm.
+    Annotate(AnnotateArgs),
+    /// Print a ClusterAdmissionPolicy or AdmissionPolicy, like `kwctl scaffold manifest`.
+    Manifest(ManifestArgs),
+    /// Write artifacthub/<policy>/artifacthub-pkg.yml, like `kwctl scaffold artifacthub`.
+    Artifacthub(ArtifacthubArgs),
+    /// Push an annotated module to an OCI registry; prints registry/repo@sha256:...
+    Push(PushArgs),
+    /// Pull a policy module from an OCI registry.
+    Pull(PullArgs),
+    /// Push every annotated policy (or those named) to REGISTRY/<policy>:v<version>.
+    Publish(PublishArgs),
+}
+
+#[derive(Args)]
+struct AnnotateArgs {
+    /// Policies to annotate; default: every policy.
+    policies: Vec<String>,
+    /// Where the unannotated modules are.
+    #[arg(long, default_value = "build")]
+    build_dir: PathBuf,
+    /// Where the annotated modules go.
+    #[arg(long, default_value = "build/annotated")]
+    output_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ManifestArgs {
+    policy: String,
+    /// Settings as a YAML or JSON file; default: none.
+    #[arg(long)]
+    settings: Option<PathBuf>,
+    /// ClusterAdmissionPolicy or AdmissionPolicy.
+    #[arg(long = "type", default_value = "ClusterAdmissionPolicy")]
+    kind: ManifestKind,
+    /// The module URI; default: registry://<ociUrl>:v<version> from the metadata.
+    #[arg(long)]
+    module: Option<String>,
+    /// protect (the default) or monitor.
+    #[arg(long)]
+    mode: Option<String>,
+}
+
+#[derive(Args)]
+struct ArtifacthubArgs {
+    /// Policies; default: every policy.
+    policies: Vec<String>,
+    /// Only check that the committed files are up to date.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(Args)]
+struct PushArgs {
+    /// An annotated module (build/annotated/<policy>.wasm).
+    module: PathBuf,
+    /// registry/repository:tag, optionally with registry:// in front.
+    reference: String,
+}
+
+#[derive(Args)]
+struct PullArgs {
+    /// registry/repository:tag or registry/repository@sha256:...
+    reference: String,
+    /// Where to write the module.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct PublishArgs {
+    /// Policies; default: every policy.
+    policies: Vec<String>,
+    /// registry/path that receives <policy>:v<version>; default: each policy's ociUrl.
+    #[arg(long)]
+    registry: Option<String>,
+    /// Refuse to publish unless every policy's crate has this version.
+    #[arg(long)]
+    version: Option<String>,
+    /// Where the annotated modules are.
+    #[arg(long, default_value = "build/annotated")]
+    annotated_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -85,6 +170,12 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run(args),
         Command::Test(args) => test(args),
+        Command::Annotate(args) => annotate_policies(args),
+        Command::Manifest(args) => print_manifest(args),
+        Command::Artifacthub(args) => artifacthub_files(args),
+        Command::Push(args) => push(args),
+        Command::Pull(args) => pull(args),
+        Command::Publish(args) => publish(args),
     };
     match outcome {
         Ok(code) => code,
@@ -163,4 +254,181 @@ fn default_suites(fixtures: &Path) -> Result<Vec<PathBuf>> {
     }
     suites.sort();
     Ok(suites)
+}
+
+/// The named policies, or every policy; each one checked (metadata complete, versions agree).
+fn policies(names: &[String]) -> Result<Vec<PolicyDir>> {
+    let root = Path::new(".");
+    if names.is_empty() {
+        PolicyDir::all(root)
+    } else {
+        names
+            .iter()
+            .map(|name| PolicyDir::load(root, name))
+            .collect()
+    }
+}
+
+fn annotate_policies(args: AnnotateArgs) -> Result<ExitCode> {
+    std::fs::create_dir_all(&args.output_dir)
+        .with_context(|| format!("cannot create {}", args.output_dir.display()))?;
+    for policy in policies(&args.policies)? {
+        let input = args.build_dir.join(format!("{}.wasm", policy.name));
+        let module = std::fs::read(&input).with_context(|| {
+            format!(
+                "cannot read {}: build it first (make policies)",
+                input.display()
+            )
+        })?;
+        let annotated = annotate::annotate(
+            &input.display().to_string(),
+            &module,
+            &policy.metadata,
+            &policy.readme()?,
+        )?;
+        let output = args.output_dir.join(format!("{}.wasm", policy.name));
+        std::fs::write(&output, &annotated)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        println!(
+            "{}: {} bytes, version {}",
+            output.display(),
+            annotated.len(),
+            policy.version
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_manifest(args: ManifestArgs) -> Result<ExitCode> {
+    let policy = PolicyDir::load(Path::new("."), &args.policy)?;
+    let settings = match &args.settings {
+        None => serde_norway::Mapping::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read settings file {}", path.display()))?;
+            serde_norway::from_str(&text).with_context(|| {
+                format!(
+                    "settings file {} must hold a YAML or JSON mapping",
+                    path.display()
+                )
+            })?
+        }
+    };
+    let module = match args.module {
+        Some(module) => module,
+        None => format!("registry://{}", policy.image()?),
+    };
+    let options = ManifestOptions {
+        kind: args.kind,
+        module,
+        settings,
+        mode: args.mode,
+    };
+    print!("{}", manifest::render(&policy.metadata, options)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn artifacthub_files(args: ArtifacthubArgs) -> Result<ExitCode> {
+    let root = Path::new(".");
+    let mut stale = Vec::new();
+    for policy in policies(&args.policies)? {
+        let path = artifacthub::package_path(root, &policy.name);
+        if args.check {
+            if let Some(reason) = artifacthub::staleness(root, &policy)? {
+                stale.push(reason);
+            }
+        } else if artifacthub::write(root, &policy)? {
+            println!("{}: written", path.display());
+        } else {
+            println!("{}: up to date", path.display());
+        }
+    }
+    if stale.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for reason in &stale {
+        eprintln!("{reason}");
+    }
+    eprintln!("Run `make artifacthub` and commit the result.");
+    Ok(ExitCode::FAILURE)
+}
+
+fn push(args: PushArgs) -> Result<ExitCode> {
+    let module = std::fs::read(&args.module)
+        .with_context(|| format!("cannot read {}", args.module.display()))?;
+    let reference = oci::push(&module, &args.reference)
+        .with_context(|| format!("cannot push {}", args.module.display()))?;
+    println!("{reference}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pull(args: PullArgs) -> Result<ExitCode> {
+    let pulled = oci::pull(&args.reference)?;
+    let metadata = Metadata::from_module(&pulled.module)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} holds a module without Kubewarden metadata",
+            args.reference
+        )
+    })?;
+    if let Some(parent) = args.output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.output, &pulled.module)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!("{}", pulled.reference);
+    eprintln!(
+        "{}: {} version {}, {} bytes",
+        args.output.display(),
+        metadata.annotation(TITLE).unwrap_or("an untitled policy"),
+        metadata.annotation(VERSION).unwrap_or("unknown"),
+        pulled.module.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn publish(args: PublishArgs) -> Result<ExitCode> {
+    let policies = policies(&args.policies)?;
+    if let Some(version) = &args.version {
+        let version = version.strip_prefix('v').unwrap_or(version);
+        let differing: Vec<_> = policies
+            .iter()
+            .filter(|policy| policy.version != version)
+            .map(|policy| format!("{} is {}", policy.name, policy.version))
+            .collect();
+        if !differing.is_empty() {
+            bail!(
+                "VERSION {version} is not the crate version of every policy published ({}): \
+                 the crate's version is the policy's version",
+                differing.join(", ")
+            );
+        }
+    }
+    for policy in &policies {
+        let path = args.annotated_dir.join(format!("{}.wasm", policy.name));
+        let module = std::fs::read(&path)
+            .with_context(|| format!("cannot read {}: run make annotate", path.display()))?;
+        let embedded = Metadata::from_module(&module)?
+            .ok_or_else(|| anyhow::anyhow!("{} is not annotated", path.display()))?;
+        if embedded.annotation(VERSION)? != policy.version {
+            bail!(
+                "{} was annotated for version {}, but the crate is {}: run make annotate",
+                path.display(),
+                embedded.annotation(VERSION)?,
+                policy.version
+            );
+        }
+        let target = match &args.registry {
+            Some(registry) => format!(
+                "{}/{}:v{}",
+                registry.trim_end_matches('/'),
+                policy.name,
+                policy.version
+            ),
+            None => policy.image()?,
+        };
+        let reference = oci::push(&module, &target)
+            .with_context(|| format!("cannot publish {}", policy.name))?;
+        println!("{reference}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,213 @@
+//! `kepguard push` and `pull`: annotated modules in an OCI registry, in Kubewarden's layout
+//! (the one `kwctl push` writes and policy-server pulls): an image manifest whose config has
+//! media type `application/vnd.wasm.config.v1+json`, one `application/vnd.wasm.content.layer.v1+wasm`
+//! layer, and the module's single-line metadata annotations as manifest annotations.
+
+use crate::metadata::{Metadata, SOURCE};
+use anyhow::{Context, Result, anyhow, bail};
+use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::manifest::{OciImageManifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+const OCI_IMAGE_SOURCE: &str = "org.opencontainers.image.source";
+
+/// Parses `registry/repo:tag` or `registry/repo@sha256:...`, with or without `registry://`.
+pub fn parse_reference(text: &str) -> Result<Reference> {
+    let bare = text.strip_prefix("registry://").unwrap_or(text);
+    bare.parse()
+        .map_err(|error| anyhow!("{text} is not an image reference: {error}"))
+}
+
+/// Whether the registry is on this machine, where plain HTTP is used.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        registry.split(':').next().unwrap_or(registry)
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+fn client(reference: &Reference) -> Client {
+    let registry = reference.resolve_registry().to_string();
+    let protocol = if is_loopback(&registry) {
+        ClientProtocol::HttpsExcept(vec![registry])
+    } else {
+        ClientProtocol::Https
+    };
+    Client::new(ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
+/// Credentials for the registry from the Docker config file (`$DOCKER_CONFIG/config.json` or
+/// `~/.docker/config.json`, credential helpers included); anonymous when it has none.
+fn auth(reference: &Reference) -> Result<RegistryAuth> {
+    use docker_credential::{CredentialRetrievalError as Error, DockerCredential};
+    let server = reference.resolve_registry();
+    match docker_credential::get_credential(server) {
+        Ok(DockerCredential::UsernamePassword(user, password)) => {
+            Ok(RegistryAuth::Basic(user, password))
+        }
+        Ok(DockerCredential::IdentityToken(token)) => Ok(RegistryAuth::Bearer(token)),
+        Err(Error::ConfigNotFound | Error::ConfigReadError | Error::NoCredentialConfigured) => {
+            Ok(RegistryAuth::Anonymous)
+        }
+        Err(error) => Err(anyhow!(
+            "cannot read the credentials for {server} from the Docker config: {error}"
+        )),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The manifest annotations for a module's metadata: the single-line annotations, trimmed, plus
+/// `org.opencontainers.image.source`, as `kwctl push` does.
+pub fn manifest_annotations(metadata: &Metadata) -> BTreeMap<String, String> {
+    let mut annotations: BTreeMap<String, String> = metadata
+        .annotations
+        .iter()
+        .filter(|(_, value)| value.trim().lines().count() <= 1)
+        .map(|(key, value)| (key.clone(), value.trim().to_string()))
+        .collect();
+    if let Some(source) = annotations.get(SOURCE).cloned() {
+        annotations
+            .entry(OCI_IMAGE_SOURCE.to_string())
+            .or_insert(source);
+    }
+    annotations
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// Pushes an annotated module; returns the immutable reference `registry/repo@sha256:...`.
+pub fn push(module: &[u8], target: &str) -> Result<String> {
+    let metadata = Metadata::from_module(module)?.ok_or_else(|| {
+        anyhow!("the module is not annotated: run `kepguard annotate` first, then push build/annotated/<policy>.wasm")
+    })?;
+    let reference = parse_reference(target)?;
+    if reference.digest().is_some() {
+        bail!("{target}: push to a tag, not to a digest");
+    }
+    let layers = [ImageLayer::new(
+        module.to_vec(),
+        WASM_LAYER_MEDIA_TYPE.to_string(),
+        None,
+    )];
+    let config = Config::new(b"{}".to_vec(), WASM_CONFIG_MEDIA_TYPE.to_string(), None);
+    let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(&metadata)));
+    let client = client(&reference);
+    let auth = auth(&reference)?;
+    let digest = runtime()?.block_on(async {
+        client
+            .push(&reference, &layers, config, &auth, Some(manifest))
+            .await
+            .with_context(|| format!("cannot push to {target}"))?;
+        client
+            .fetch_manifest_digest(&reference, &auth)
+            .await
+            .with_context(|| format!("cannot read back the digest of {target}"))
+    })?;
+    Ok(format!(
+        "{}/{}@{digest}",
+        reference.registry(),
+        reference.repository()
+    ))
+}
+
+/// A module fetched from a registry.
+pub struct Pulled {
+    pub module: Vec<u8>,
+    /// The manifest's digest.
+    pub digest: String,
+    /// `registry/repo@sha256:...`.
+    pub reference: String,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Pulls a policy module pushed in Kubewarden's layout, checking the layout and the layer digest.
+pub fn pull(source: &str) -> Result<Pulled> {
+    let reference = parse_reference(source)?;
+    let client = client(&reference);
+    let auth = auth(&reference)?;
+    let image = runtime()?
+        .block_on(client.pull(&reference, &auth, vec![WASM_LAYER_MEDIA_TYPE]))
+        .with_context(|| format!("cannot pull {source}"))?;
+    if image.config.media_type != WASM_CONFIG_MEDIA_TYPE {
+        bail!(
+            "{source} is not a Kubewarden policy: its config media type is {}",
+            image.config.media_type
+        );
+    }
+    let manifest = image
+        .manifest
+        .ok_or_else(|| anyhow!("{source}: the registry sent no manifest"))?;
+    let [layer] = image.layers.as_slice() else {
+        bail!(
+            "{source} has {} layers; a policy has exactly one",
+            image.layers.len()
+        );
+    };
+    let expected = &manifest.layers[0].digest;
+    let actual = sha256(&layer.data);
+    if &actual != expected {
+        bail!("{source}: the layer's digest is {actual}, but the manifest says {expected}");
+    }
+    let digest = image
+        .digest
+        .ok_or_else(|| anyhow!("{source}: the registry sent no manifest digest"))?;
+    Ok(Pulled {
+        module: layer.data.to_vec(),
+        reference: format!(
+            "{}/{}@{digest}",
+            reference.registry(),
+            reference.repository()
+        ),
+        digest,
+        annotations: manifest.annotations.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_registries_use_plain_http() {
+        for registry in [
+            "localhost:5000",
+            "127.0.0.1:41234",
+            "localhost",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback(registry), "{registry}");
+        }
+        for registry in [
+            "ghcr.io",
+            "10.0.0.1:5000",
+            "localhost.example.com",
+            "docker.io",
+        ] {
+            assert!(!is_loopback(registry), "{registry}");
+        }
+    }
+
+    #[test]
+    fn references_accept_the_registry_scheme() {
+        let reference = parse_reference("registry://ghcr.io/kepguard/policies/x:v0.1.0").unwrap();
+        assert_eq!(reference.registry(), "ghcr.io");
+        assert_eq!(reference.repository(), "kepguard/policies/x");
+        assert_eq!(reference.tag(), Some("v0.1.0"));
+    }
+}

@@ -1,0 +1,390 @@
+//! The release tooling: metadata checks, annotation, manifests, Artifact Hub files and the OCI
+//! layout. The registry round trip itself is scripts/registry-test.sh (`make registry-test`).
+
+use kepguard::annotate::annotate;
+use kepguard::artifacthub;
+use kepguard::manifest::{self, ManifestKind, ManifestOptions};
+use kepguard::metadata::{CUSTOM_SECTION, Metadata, PolicyDir, USAGE, VERSION};
+use kepguard::oci;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kepguard-release-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A waPC guest that answers every call with `answer`.
+fn guest_answering(answer: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+          (import "wapc" "__guest_request" (func $request (param i32 i32)))
+          (import "wapc" "__guest_response" (func $response (param i32 i32)))
+          (memory (export "memory") 2)
+          (data (i32.const 1024) "{data}")
+          (func (export "wapc_init"))
+          (func (export "__guest_call") (param i32 i32) (result i32)
+            (call $request (i32.const 65536) (i32.const 65600))
+            (call $response (i32.const 1024) (i32.const {len}))
+            (i32.const 1)))"#,
+        data = answer.replace('"', "\\\""),
+        len = answer.len()
+    ))
+    .expect("valid WAT")
+}
+
+/// The raw JSON of the metadata section, and how many such sections the module has.
+fn metadata_sections(module: &[u8]) -> Vec<Value> {
+    wasmparser::Parser::new(0)
+        .parse_all(module)
+        .filter_map(|payload| match payload.expect("valid module") {
+            wasmparser::Payload::CustomSection(reader) if reader.name() == CUSTOM_SECTION => {
+                Some(serde_json::from_slice(reader.data()).expect("JSON metadata"))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn policy(name: &str) -> PolicyDir {
+    PolicyDir::load(&repo_root(), name).expect("the policy loads")
+}
+
+#[test]
+fn every_policy_has_complete_metadata_that_agrees_with_its_crate() {
+    let policies = PolicyDir::all(&repo_root()).expect("every metadata.yml is consistent");
+    assert!(policies.len() >= 4, "{} policies", policies.len());
+    for policy in policies {
+        assert_eq!(policy.metadata.annotation(VERSION).unwrap(), policy.version);
+    }
+}
+
+#[test]
+fn a_metadata_version_other_than_the_crate_version_is_refused() {
+    let root = scratch("version-mismatch");
+    let dir = root.join("policies/fsgroup-change-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = repo_root().join("policies/fsgroup-change-policy");
+    let metadata = std::fs::read_to_string(source.join("metadata.yml")).unwrap();
+    let cargo = std::fs::read_to_string(source.join("Cargo.toml")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), &cargo).unwrap();
+    std::fs::write(
+        dir.join("metadata.yml"),
+        metadata.replace(
+            "io.kubewarden.policy.version: 0.1.0",
+            "io.kubewarden.policy.version: 0.2.0",
+        ),
+    )
+    .unwrap();
+    let error = format!(
+        "{:#}",
+        PolicyDir::load(&root, "fsgroup-change-policy").unwrap_err()
+    );
+    assert!(
+        error.contains("io.kubewarden.policy.version is 0.2.0")
+            && error.contains("has version 0.1.0"),
+        "{error}"
+    );
+    // The annotate step refuses it too.
+    let output = Command::new(env!("CARGO_BIN_EXE_kepguard"))
+        .args(["annotate", "fsgroup-change-policy"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("0.2.0"));
+}
+
+#[test]
+fn annotate_embeds_camel_case_metadata_with_protocol_and_usage() {
+    let policy = policy("nodeport-subrange");
+    let module = guest_answering(r#""v1""#);
+    let annotated = annotate("guest.wasm", &module, &policy.metadata, "# Usage\n\ntext\n").unwrap();
+
+    let sections = metadata_sections(&annotated);
+    assert_eq!(sections.len(), 1);
+    let json = &sections[0];
+    let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "annotations",
+            "backgroundAudit",
+            "contextAwareResources",
+            "executionMode",
+            "mutating",
+            "policyType",
+            "protocolVersion",
+            "rules"
+        ]
+    );
+    assert_eq!(json["protocolVersion"], "v1");
+    assert_eq!(json["executionMode"], "kubewarden-wapc");
+    assert_eq!(json["policyType"], "kubernetes");
+    assert_eq!(json["mutating"], true);
+    assert_eq!(json["backgroundAudit"], false);
+    assert_eq!(json["contextAwareResources"], serde_json::json!([]));
+    assert_eq!(json["rules"][0]["apiGroups"], serde_json::json!([""]));
+    assert_eq!(
+        json["rules"][0]["resources"],
+        serde_json::json!(["services"])
+    );
+    assert_eq!(json["annotations"][USAGE], "# Usage\n\ntext\n");
+    assert_eq!(json["annotations"][VERSION], "0.1.0");
+
+    // The annotated module still runs, and annotating again replaces the section.
+    let reannotated = annotate("guest.wasm", &annotated, &policy.metadata, "new").unwrap();
+    let sections = metadata_sections(&reannotated);
+    assert_eq!(sections.len(), 1);
+    assert_eq!(sections[0]["annotations"][USAGE], "new");
+    let read = Metadata::from_module(&reannotated).unwrap().unwrap();
+    assert_eq!(read.rules, policy.metadata.rules);
+}
+
+#[test]
+fn annotate_refuses_a_module_of_another_protocol() {
+    let policy = policy("resize-limits");
+    let error = annotate("v2.wasm", &guest_answering(r#""v2""#), &policy.metadata, "")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("speaks protocol v2"), "{error}");
+    let error = annotate("bad.wasm", b"\0asm\x01\0\0\0garbage", &policy.metadata, "")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("bad.wasm"), "{error}");
+}
+
+#[test]
+fn the_built_fsgroup_module_is_annotated_by_the_command() {
+    let module = repo_root().join("build/fsgroup-change-policy.wasm");
+    assert!(
+        module.is_file(),
+        "{} is missing: run `make policies` first",
+        module.display()
+    );
+    let out = scratch("annotate-command");
+    let output = Command::new(env!("CARGO_BIN_EXE_kepguard"))
+        .args(["annotate", "fsgroup-change-policy", "--output-dir"])
+        .arg(&out)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let annotated = std::fs::read(out.join("fsgroup-change-policy.wasm")).unwrap();
+    let metadata = Metadata::from_module(&annotated)
+        .unwrap()
+        .expect("annotated");
+    assert_eq!(metadata.protocol_version.as_deref(), Some("v1"));
+    let readme =
+        std::fs::read_to_string(repo_root().join("policies/fsgroup-change-policy/README.md"))
+            .unwrap();
+    assert_eq!(metadata.annotation(USAGE).unwrap(), readme);
+    // Only the custom section was added: the code is untouched.
+    let original = std::fs::read(&module).unwrap();
+    assert!(annotated.starts_with(&original));
+}
+
+/// The ```yaml block of a README that holds the ClusterAdmissionPolicy.
+fn readme_manifest(readme: &str) -> Option<String> {
+    readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|block| block.split("\n```").next())
+        .find(|block| block.contains("kind: ClusterAdmissionPolicy"))
+        .map(|block| format!("{block}\n"))
+}
+
+#[test]
+fn every_readme_example_is_what_the_generator_makes() {
+    for policy in PolicyDir::all(&repo_root()).unwrap() {
+        let readme = policy.readme().unwrap();
+        let example = readme_manifest(&readme).unwrap_or_else(|| {
+            panic!(
+                "policies/{}/README.md has no ClusterAdmissionPolicy example",
+                policy.name
+            )
+        });
+        let parsed: serde_norway::Value = serde_norway::from_str(&example).unwrap();
+        let settings = parsed["spec"]["settings"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default();
+        let generated = manifest::render(
+            &policy.metadata,
+            ManifestOptions {
+                kind: ManifestKind::ClusterAdmissionPolicy,
+                module: format!("registry://{}", policy.image().unwrap()),
+                settings,
+                mode: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            example, generated,
+            "policies/{}/README.md: the example differs from `kepguard manifest {} --settings <its settings>`",
+            policy.name, policy.name
+        );
+    }
+}
+
+#[test]
+fn manifests_state_only_what_differs_from_the_defaults() {
+    let nodeport = policy("nodeport-subrange");
+    let yaml = manifest::render(
+        &nodeport.metadata,
+        ManifestOptions {
+            kind: ManifestKind::AdmissionPolicy,
+            module: "registry://localhost:5000/np:v1".into(),
+            settings: serde_norway::from_str("unreservedPorts: allow").unwrap(),
+            mode: Some("monitor".into()),
+        },
+    )
+    .unwrap();
+    let value: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+    assert_eq!(value["apiVersion"], "policies.kubewarden.io/v1");
+    assert_eq!(value["kind"], "AdmissionPolicy");
+    assert_eq!(value["metadata"]["name"], "nodeport-subrange");
+    assert_eq!(
+        value["metadata"]["annotations"]["io.kubewarden.policy.category"],
+        "Networking"
+    );
+    assert_eq!(value["spec"]["module"], "registry://localhost:5000/np:v1");
+    assert_eq!(value["spec"]["backgroundAudit"], false);
+    assert_eq!(value["spec"]["mode"], "monitor");
+    assert_eq!(value["spec"]["mutating"], true);
+    assert_eq!(value["spec"]["settings"]["unreservedPorts"], "allow");
+
+    let resize = policy("resize-limits");
+    let yaml = manifest::render(
+        &resize.metadata,
+        ManifestOptions {
+            kind: ManifestKind::ClusterAdmissionPolicy,
+            module: "registry://x/y:v1".into(),
+            settings: Default::default(),
+            mode: Some("protect".into()),
+        },
+    )
+    .unwrap();
+    assert!(!yaml.contains("backgroundAudit"), "{yaml}");
+    assert!(!yaml.contains("mode:"), "{yaml}");
+    assert!(yaml.contains("  settings: {}\n"), "{yaml}");
+    assert!(yaml.contains("- pods/resize\n"), "{yaml}");
+
+    let error = manifest::render(
+        &resize.metadata,
+        ManifestOptions {
+            kind: ManifestKind::ClusterAdmissionPolicy,
+            module: "ghcr.io/x/y:v1".into(),
+            settings: Default::default(),
+            mode: None,
+        },
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("registry://"), "{error}");
+}
+
+#[test]
+fn the_committed_artifacthub_files_are_fresh_and_complete() {
+    let root = repo_root();
+    for policy in PolicyDir::all(&root).unwrap() {
+        assert_eq!(
+            artifacthub::staleness(&root, &policy).unwrap(),
+            None,
+            "run `make artifacthub`"
+        );
+        let text = std::fs::read_to_string(artifacthub::package_path(&root, &policy.name)).unwrap();
+        let package: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(package["version"], policy.version.as_str());
+        assert_eq!(package["name"], policy.name.as_str());
+        assert_eq!(
+            package["containersImages"][0]["image"],
+            policy.image().unwrap().as_str()
+        );
+        assert_eq!(package["readme"], policy.readme().unwrap().as_str());
+        let annotations = &package["annotations"];
+        assert_eq!(
+            annotations["kubewarden/mutation"],
+            policy.metadata.mutating.to_string().as_str()
+        );
+        let rules: Vec<kepguard::metadata::Rule> =
+            serde_norway::from_str(annotations["kubewarden/rules"].as_str().unwrap()).unwrap();
+        assert_eq!(rules, policy.metadata.rules);
+        assert!(annotations["kubewarden/resources"].as_str().is_some());
+        for key in [
+            "displayName",
+            "createdAt",
+            "description",
+            "license",
+            "homeURL",
+            "keywords",
+            "links",
+            "install",
+        ] {
+            assert!(!package[key].is_null(), "{}: {key} is missing", policy.name);
+        }
+    }
+}
+
+#[test]
+fn a_stale_artifacthub_file_is_detected() {
+    let root = scratch("stale");
+    let policy = policy("fsgroup-change-policy");
+    let committed = artifacthub::package_path(&repo_root(), &policy.name);
+    let copy = artifacthub::package_path(&root, &policy.name);
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let text = std::fs::read_to_string(committed).unwrap();
+    std::fs::write(&copy, text.replace("license: Apache-2.0", "license: MIT")).unwrap();
+    let reason = artifacthub::staleness(&root, &policy)
+        .unwrap()
+        .expect("stale");
+    assert!(reason.contains("stale"), "{reason}");
+    // Another version is stale too: its createdAt must be renewed.
+    std::fs::write(&copy, text.replace("version: 0.1.0", "version: 0.0.9")).unwrap();
+    assert!(artifacthub::staleness(&root, &policy).unwrap().is_some());
+    // Regenerating keeps createdAt while the version is unchanged.
+    std::fs::write(&copy, text.replace("license: Apache-2.0", "license: MIT")).unwrap();
+    assert!(artifacthub::write(&root, &policy).unwrap());
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), text);
+}
+
+#[test]
+fn oci_annotations_are_the_single_line_metadata_plus_the_image_source() {
+    let policy = policy("fsgroup-change-policy");
+    let annotated = annotate(
+        "guest.wasm",
+        &guest_answering(r#""v1""#),
+        &policy.metadata,
+        "# README\n\nmany lines\n",
+    )
+    .unwrap();
+    let metadata = Metadata::from_module(&annotated).unwrap().unwrap();
+    let annotations = oci::manifest_annotations(&metadata);
+    assert!(!annotations.contains_key(USAGE));
+    assert_eq!(
+        annotations["org.opencontainers.image.source"],
+        "https://github.com/kepguard/kepguard"
+    );
+    assert_eq!(annotations[VERSION], "0.1.0");
+    assert_eq!(annotations.len(), policy.metadata.annotations.len() + 1);
+}
+
+#[test]
+fn an_unannotated_module_is_never_pushed() {
+    // Refused before any connection: nothing listens on this address.
+    let error = oci::push(&guest_answering(r#""v1""#), "127.0.0.1:9/x/y:v1")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not annotated"), "{error}");
+}
