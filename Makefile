@@ -1,11 +1,19 @@
 # kepguard: Kubewarden policies for recent Kubernetes features.
 #   make        build the policies and run every suite (the verdict table)
-#   make test   everything CI checks: format, lints, unit tests, modules, suites
+#   make test   everything CI checks: format, lints, unit tests, modules, suites, the
+#               Artifact Hub files, and a push/pull round trip through a real OCI registry
+#   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
 
 KEPGUARD := target/debug/kepguard
 SUITES   ?=
+POLICIES ?=
+# Where `make publish` pushes <policy>:v<version>; empty: each policy's io.kubewarden.policy.ociUrl.
+REGISTRY ?=
+# If set, `make publish` refuses any policy whose crate version differs.
+VERSION  ?=
 
-.PHONY: all run policies harness suites test fmt-check clippy unit-tests clean
+.PHONY: all run policies harness suites test fmt-check clippy unit-tests clean \
+	annotate artifacthub artifacthub-check publish registry-test
 
 all: run
 
@@ -30,7 +38,26 @@ clippy:
 unit-tests:
 	cargo test --workspace
 
-test: fmt-check clippy unit-tests suites
+# Embeds each policy's metadata (checked against its crate version) in build/annotated/<policy>.wasm.
+annotate: policies harness
+	$(KEPGUARD) annotate $(POLICIES)
+
+# Regenerates artifacthub/<policy>/artifacthub-pkg.yml.
+artifacthub: harness
+	$(KEPGUARD) artifacthub $(POLICIES)
+
+# Fails when a committed Artifact Hub file is not what the generator makes.
+artifacthub-check: harness
+	$(KEPGUARD) artifacthub --check
+
+publish: annotate
+	$(KEPGUARD) publish $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(VERSION),--version $(VERSION)) $(POLICIES)
+
+# Pushes every annotated policy to a throwaway registry on 127.0.0.1 and pulls it back.
+registry-test: annotate
+	KEPGUARD=$(KEPGUARD) scripts/registry-test.sh $(POLICIES)
+
+test: fmt-check clippy unit-tests suites artifacthub-check registry-test
 
 clean:
 	rm -rf build
