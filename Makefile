@@ -13,7 +13,7 @@ REGISTRY ?=
 VERSION  ?=
 
 .PHONY: all run policies harness suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test
+	annotate artifacthub artifacthub-check publish registry-test fuzz
 
 all: run
 
@@ -35,8 +35,14 @@ fmt-check:
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit-tests:
+# The harness's tests run the built modules, so the modules come first.
+unit-tests: policies
 	cargo test --workspace
+
+# A longer fuzzing run than the 30 s per policy of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz:
+	KEPGUARD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --workspace --test fuzz -- --nocapture
 
 # Embeds each policy's metadata (checked against its crate version) in build/annotated/<policy>.wasm.
 annotate: policies harness
