@@ -196,27 +196,56 @@ fn the_built_fsgroup_module_is_annotated_by_the_command() {
     assert!(annotated.starts_with(&original));
 }
 
-/// The ```yaml block of a README that holds the ClusterAdmissionPolicy.
-fn readme_manifest(readme: &str) -> Option<String> {
+/// Every ClusterAdmissionPolicy example of the README and of the policies' READMEs.
+fn examples() -> Vec<(String, String)> {
+    let root = repo_root();
+    let mut texts = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+    )];
+    for policy in PolicyDir::all(&root).unwrap() {
+        texts.push((
+            format!("policies/{}/README.md", policy.name),
+            policy.readme().unwrap(),
+        ));
+    }
+    texts
+        .into_iter()
+        .flat_map(|(file, text)| {
+            readme_manifests(&text)
+                .into_iter()
+                .map(move |block| (file.clone(), block))
+        })
+        .collect()
+}
+
+fn readme_manifests(readme: &str) -> Vec<String> {
     readme
         .split("```yaml\n")
         .skip(1)
         .filter_map(|block| block.split("\n```").next())
-        .find(|block| block.contains("kind: ClusterAdmissionPolicy"))
+        .filter(|block| block.contains("kind: ClusterAdmissionPolicy"))
         .map(|block| format!("{block}\n"))
+        .collect()
 }
 
 #[test]
-fn every_readme_example_is_what_the_generator_makes() {
+fn the_deploy_section_has_every_policy_and_each_example_is_generated() {
+    let examples = examples();
     for policy in PolicyDir::all(&repo_root()).unwrap() {
-        let readme = policy.readme().unwrap();
-        let example = readme_manifest(&readme).unwrap_or_else(|| {
-            panic!(
-                "policies/{}/README.md has no ClusterAdmissionPolicy example",
-                policy.name
-            )
-        });
+        let name_line = format!("  name: {}\n", policy.name);
+        assert!(
+            examples
+                .iter()
+                .any(|(file, block)| file == "README.md" && block.contains(&name_line)),
+            "README.md's Deploy section has no ClusterAdmissionPolicy for {}",
+            policy.name
+        );
+    }
+    for (file, example) in examples {
         let parsed: serde_norway::Value = serde_norway::from_str(&example).unwrap();
+        let name = parsed["metadata"]["name"].as_str().unwrap();
+        let policy = policy(name);
         let settings = parsed["spec"]["settings"]
             .as_mapping()
             .cloned()
@@ -226,15 +255,28 @@ fn every_readme_example_is_what_the_generator_makes() {
             ManifestOptions {
                 kind: ManifestKind::ClusterAdmissionPolicy,
                 module: format!("registry://{}", policy.image().unwrap()),
-                settings,
+                settings: settings.clone(),
                 mode: None,
             },
         )
         .unwrap();
         assert_eq!(
             example, generated,
-            "policies/{}/README.md: the example differs from `kepguard manifest {} --settings <its settings>`",
-            policy.name, policy.name
+            "{file}: the {name} example differs from `kepguard manifest {name} --settings <its settings>`"
+        );
+        // The example's settings are accepted by the built module.
+        let module = repo_root().join(format!("build/{name}.wasm"));
+        let loaded = kepguard::host::Policy::load(&module, Default::default(), false)
+            .expect("run `make policies` first");
+        let verdict = kepguard::admission::validate_settings(
+            &loaded,
+            &serde_json::to_value(&settings).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            verdict.valid,
+            "{file}: the {name} example's settings are refused: {:?}",
+            verdict.message
         );
     }
 }
