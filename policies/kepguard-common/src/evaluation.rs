@@ -94,7 +94,11 @@ pub fn validate_settings<S: PolicySettings>(payload: &[u8]) -> CallResult {
     } else {
         payload
     };
-    let outcome = parse::<S>(payload).and_then(|settings| settings.validate());
+    // serde would also read a struct from a JSON array; settings are an object.
+    let outcome = match payload.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => parse::<S>(payload).and_then(|settings| settings.validate()),
+        _ => Err("settings must be a JSON object".to_string()),
+    };
     let response = SettingsValidationResponse {
         valid: outcome.is_ok(),
         message: outcome.err(),
@@ -268,6 +272,8 @@ mod tests {
                 .starts_with("exemptNamespaces: \"Kube System\" is not a valid namespace"),
             "{response}"
         );
+        let response = settings_response(b"[]");
+        assert_eq!(response["message"], "settings must be a JSON object");
         let response = settings_response(br#"{"exemptNamespaces": "kube-system"}"#);
         assert!(
             response["message"]
