@@ -82,9 +82,9 @@ while read -r pushed; do
   pulled=$scratch/pulled/$policy.wasm
 
   # Pull by the immutable reference that push printed, and by the tag.
-  [ "$("$KEPGUARD" pull "$pushed" -o "$pulled")" = "$pushed" ] || fail "$policy: pull by digest"
+  [ "$("$KEPGUARD" pull "$pushed" -o "$pulled" 2>"$scratch/pull.log")" = "$pushed" ] || fail "$policy: pull by digest"
   tag=$(sed -n 's/^  io.kubewarden.policy.version: //p' "policies/$policy/metadata.yml")
-  [ "$("$KEPGUARD" pull "$repository:v$tag" -o "$pulled")" = "$pushed" ] \
+  [ "$("$KEPGUARD" pull "$repository:v$tag" -o "$pulled" 2>"$scratch/pull.log")" = "$pushed" ] \
     || fail "$policy: the tag v$tag does not point at $digest"
   cmp -s "$annotated" "$pulled" || fail "$policy: the pulled module differs from $annotated"
 
