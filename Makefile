@@ -13,7 +13,7 @@ REGISTRY ?=
 VERSION  ?=
 
 .PHONY: all run policies harness suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test fuzz
+	annotate artifacthub artifacthub-check publish registry-test fuzz bench
 
 all: run
 
@@ -62,6 +62,16 @@ publish: annotate
 # Pushes every annotated policy to a throwaway registry on 127.0.0.1 and pulls it back.
 registry-test: annotate
 	KEPGUARD=$(KEPGUARD) scripts/registry-test.sh $(POLICIES)
+
+# Performance (not part of `make test`): the modules in wasm and the same rules natively, side by
+# side in one run; writes build/bench.json. Native medians come from criterion (target/criterion).
+bench: policies harness
+	rm -rf build/bench-inputs
+	$(KEPGUARD) bench --write-inputs build/bench-inputs $(SUITES)
+	: >build/bench-stdin
+	KEPGUARD_BENCH_INPUTS=$(CURDIR)/build/bench-inputs \
+		cargo bench -p kepguard-bench --bench native <build/bench-stdin
+	$(KEPGUARD) bench --native target/criterion --json build/bench.json $(SUITES)
 
 test: fmt-check clippy unit-tests suites artifacthub-check registry-test
 

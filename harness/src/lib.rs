@@ -5,6 +5,7 @@
 pub mod admission;
 pub mod annotate;
 pub mod artifacthub;
+pub mod bench;
 pub mod host;
 pub mod manifest;
 pub mod metadata;

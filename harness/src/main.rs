@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use kepguard::host::{Limits, Policy};
 use kepguard::manifest::{ManifestKind, ManifestOptions};
 use kepguard::metadata::{Metadata, PolicyDir, TITLE, VERSION};
-use kepguard::{admission, annotate, artifacthub, manifest, oci, suite};
+use kepguard::{admission, annotate, artifacthub, bench, manifest, oci, suite};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,6 +40,30 @@ enum Command {
     Pull(PullArgs),
     /// Push every annotated policy (or those named) to REGISTRY/<policy>:v<version>.
     Publish(PublishArgs),
+    /// Measure every policy (or the suites named): module size and compile time, latency on
+    /// fresh and warm instances, throughput, and the ratio to the native baseline.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Suite files; default: every fixtures/*/suite.yaml.
+    suites: Vec<PathBuf>,
+    /// Also write the figures as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Where criterion wrote the native baseline (target/criterion).
+    #[arg(long)]
+    native: Option<PathBuf>,
+    /// Only write the payloads to measure, for the native benchmark, into this folder.
+    #[arg(long)]
+    write_inputs: Option<PathBuf>,
+    /// Milliseconds of sampling per latency figure.
+    #[arg(long, default_value_t = 400)]
+    sample_ms: u64,
+    /// Milliseconds of each throughput run.
+    #[arg(long, default_value_t = 500)]
+    throughput_ms: u64,
 }
 
 #[derive(Args)]
@@ -176,6 +200,7 @@ fn main() -> ExitCode {
         Command::Push(args) => push(args),
         Command::Pull(args) => pull(args),
         Command::Publish(args) => publish(args),
+        Command::Bench(args) => bench(args),
     };
     match outcome {
         Ok(code) => code,
@@ -240,6 +265,39 @@ fn test(args: TestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let suites = if args.suites.is_empty() {
+        default_suites(Path::new("fixtures"))?
+    } else {
+        args.suites
+    };
+    let workloads = suites
+        .iter()
+        .map(|path| bench::workload(path))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = &args.write_inputs {
+        bench::write_inputs(&workloads, dir)?;
+        println!("wrote the benchmark inputs to {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = bench::BenchOptions {
+        sample_time: Duration::from_millis(args.sample_ms),
+        throughput_time: Duration::from_millis(args.throughput_ms),
+        native_dir: args.native,
+    };
+    let mut reports = Vec::new();
+    for workload in &workloads {
+        eprintln!("measuring {}", workload.policy);
+        reports.push(bench::measure(workload, &options)?);
+    }
+    print!("{}", bench::table(&reports));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn default_suites(fixtures: &Path) -> Result<Vec<PathBuf>> {
