@@ -39,10 +39,10 @@ clippy:
 unit-tests: policies
 	cargo test --workspace
 
-# A longer fuzzing run than the 30 s per policy of `make test`.
-FUZZ_SECONDS ?= 600
+# A longer fuzzing run than the 20,000 cases per policy of `make test`.
+FUZZ_CASES ?= 1000000
 fuzz:
-	KEPGUARD_FUZZ_SECONDS=$(FUZZ_SECONDS) cargo test --workspace --test fuzz -- --nocapture
+	KEPGUARD_FUZZ_CASES=$(FUZZ_CASES) cargo test --workspace --test fuzz
 
 # Embeds each policy's metadata (checked against its crate version) in build/annotated/<policy>.wasm.
 annotate: policies harness

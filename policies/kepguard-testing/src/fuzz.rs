@@ -1,22 +1,25 @@
-//! A structure-aware mutation fuzzer for a policy's waPC operations.
+//! Property tests for a policy's waPC operations, on proptest.
 //!
-//! Inputs start from the policy's own fixtures (every request file and every settings object
-//! of its suite) and are mutated: fields deleted, retyped (number and string, object and array,
-//! null), duplicated or made huge, unicode, deep nesting, hostile quantities and numbers,
-//! subtrees spliced from other fixtures, and raw byte damage (truncation, invalid UTF-8).
+//! Inputs come from three strategies: structure-aware mutations of the policy's own fixtures
+//! (every request file and every settings object of its suite: fields deleted, retyped between
+//! number and string, object and array, or null, duplicated or made huge, unicode, deep nesting,
+//! hostile quantities and numbers, subtrees spliced from other fixtures, and byte damage such as
+//! truncation and invalid UTF-8), arbitrary JSON documents, and arbitrary bytes.
 //!
 //! The property: the operation never panics, never returns a waPC error, and always answers
-//! with a well-formed response. An input that breaks it is saved under
-//! `fixtures/<policy>/regressions/` and replayed by every later run.
+//! with a well-formed response whose refusals carry a message. An input that breaks it is saved
+//! under `fixtures/<policy>/regressions/` and replayed by [`replay`] on every later run;
+//! proptest also records the failing case's seed next to the test.
 //!
-//! `KEPGUARD_FUZZ_SECONDS` sets the time budget per policy (default 30, spread over the
-//! machine's cores) and `KEPGUARD_FUZZ_SEED` fixes the seed.
+//! `KEPGUARD_FUZZ_CASES` sets the number of cases per policy (default 20,000).
 
 use kubewarden_policy_sdk::wapc_guest::CallResult;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError};
 use serde_json::{Map, Value, json};
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 /// A waPC operation as a policy crate exports it.
 pub type Operation = fn(&[u8]) -> CallResult;
@@ -24,22 +27,14 @@ pub type Operation = fn(&[u8]) -> CallResult;
 /// What to fuzz.
 pub struct Target {
     /// The policy's fixtures folder, `fixtures/<policy>`.
-    pub fixtures: PathBuf,
+    pub fixtures: &'static str,
     pub validate: Operation,
     pub validate_settings: Operation,
 }
 
-/// What a run did.
-#[derive(Debug)]
-pub struct Report {
-    pub inputs: u64,
-    pub elapsed: Duration,
-    pub regressions_replayed: usize,
-    pub seed: u64,
-}
-
+/// Which operation an input is for.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
+pub enum Kind {
     Validate,
     Settings,
 }
@@ -53,90 +48,117 @@ impl Kind {
     }
 }
 
-/// Replays the saved regressions, then fuzzes until the time budget is spent.
-/// Panics, listing the saved inputs, when any input breaks the property.
-pub fn run(target: &Target) -> Report {
-    let started = Instant::now();
-    let corpus = Corpus::load(&target.fixtures);
-    let regressions = target.fixtures.join("regressions");
-    let mut failures = replay(target, &regressions);
-    let regressions_replayed = count_files(&regressions);
+/// One generated input.
+#[derive(Clone, PartialEq)]
+pub struct Input {
+    pub kind: Kind,
+    pub payload: Vec<u8>,
+}
 
-    let seconds: u64 = env_number("KEPGUARD_FUZZ_SECONDS").unwrap_or(30);
-    let seed = env_number("KEPGUARD_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-    });
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-    let deadline = Instant::now() + Duration::from_secs(seconds) / workers as u32;
-    let inputs = AtomicU64::new(0);
-    let found: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|worker| {
-                let (corpus, inputs, regressions) = (&corpus, &inputs, &regressions);
-                scope.spawn(move || {
-                    let mut rng = Rng::new(seed ^ (worker + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    let mut failures = Vec::new();
-                    while Instant::now() < deadline && failures.len() < 5 {
-                        let (kind, payload) = corpus.generate(&mut rng);
-                        inputs.fetch_add(1, Ordering::Relaxed);
-                        if let Err(problem) = check(target, kind, &payload) {
-                            let file = save(regressions, kind, &payload);
-                            failures.push(format!("{}: {problem}", file.display()));
-                        }
-                    }
-                    failures
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_default())
-            .collect()
-    });
-    failures.extend(found);
-    assert!(
-        failures.is_empty(),
-        "{} input(s) broke the policy (seed {seed}); saved as regressions:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    Report {
-        inputs: inputs.into_inner(),
-        elapsed: started.elapsed(),
-        regressions_replayed,
-        seed,
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = String::from_utf8_lossy(&self.payload);
+        let shown: String = text.chars().take(600).collect();
+        write!(f, "{:?} ({} bytes): {shown}", self.kind, self.payload.len())
     }
 }
 
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+/// The proptest configuration: `KEPGUARD_FUZZ_CASES` cases (default 20,000), failures
+/// recorded in a file next to the test.
+pub fn config() -> Config {
+    Config {
+        cases: std::env::var("KEPGUARD_FUZZ_CASES")
+            .ok()
+            .and_then(|cases| cases.parse().ok())
+            .unwrap_or(20_000),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..Config::default()
+    }
 }
 
-fn count_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+/// The inputs: mostly structure-aware mutations of the fixtures under `fixtures`, the rest
+/// arbitrary JSON documents and arbitrary bytes, for either operation.
+pub fn inputs(fixtures: &str) -> BoxedStrategy<Input> {
+    let corpus = Arc::new(Corpus::load(Path::new(fixtures)));
+    let kind = prop_oneof![Just(Kind::Validate), Just(Kind::Settings)];
+    prop_oneof![
+        8 => any::<u64>().prop_map(move |seed| corpus.generate(&mut Rng::new(seed))),
+        1 => (kind.clone(), arbitrary_json()).prop_map(|(kind, document)| {
+            let document = match kind {
+                Kind::Validate => json!({"settings": {}, "request": document}),
+                Kind::Settings => document,
+            };
+            Input { kind, payload: serde_json::to_vec(&document).unwrap_or_default() }
+        }),
+        1 => (kind, proptest::collection::vec(any::<u8>(), 0..512))
+            .prop_map(|(kind, payload)| Input { kind, payload }),
+    ]
+    .boxed()
 }
 
-fn replay(target: &Target, dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+fn arbitrary_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_map(|n| serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)),
+        ".*".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-zA-Z]{1,12}", inner, 0..8)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// Checks the property for one input; a failing input is saved as a regression.
+pub fn check_input(target: &Target, input: &Input) -> Result<(), TestCaseError> {
+    check(target, input.kind, &input.payload).map_err(|problem| {
+        let file = save(
+            &Path::new(target.fixtures).join("regressions"),
+            input.kind,
+            &input.payload,
+        );
+        TestCaseError::fail(format!("{problem} (saved as {})", file.display()))
+    })
+}
+
+/// Replays every saved regression of the target; panics naming those that fail.
+pub fn replay(target: &Target) -> usize {
+    let dir = Path::new(target.fixtures).join("regressions");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
     };
+    let mut replayed = 0;
     let mut failures = Vec::new();
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let kind = if name.starts_with("validate_settings-") {
             Kind::Settings
-        } else {
+        } else if name.starts_with("validate-") {
             Kind::Validate
+        } else {
+            continue;
         };
         let payload = std::fs::read(&path).unwrap_or_default();
         if let Err(problem) = check(target, kind, &payload) {
             failures.push(format!("{}: {problem}", path.display()));
         }
+        replayed += 1;
     }
-    failures
+    assert!(
+        failures.is_empty(),
+        "regressions fail again:\n{}",
+        failures.join("\n")
+    );
+    replayed
 }
 
 fn save(dir: &Path, kind: Kind, payload: &[u8]) -> PathBuf {
@@ -276,7 +298,7 @@ impl Corpus {
         Corpus { requests, settings }
     }
 
-    fn generate(&self, rng: &mut Rng) -> (Kind, Vec<u8>) {
+    fn generate(&self, rng: &mut Rng) -> Input {
         let settings = self.settings[rng.below(self.settings.len())].clone();
         let (kind, mut document) = if rng.below(5) == 0 {
             (Kind::Settings, settings)
@@ -301,7 +323,10 @@ impl Corpus {
         if rng.below(8) == 0 {
             damage(rng, &mut bytes);
         }
-        (kind, bytes)
+        Input {
+            kind,
+            payload: bytes,
+        }
     }
 
     fn mutated(&self, rng: &mut Rng, mut value: Value) -> Value {
@@ -497,7 +522,7 @@ mod tests {
 
     fn target(validate: Operation, validate_settings: Operation) -> Target {
         Target {
-            fixtures: PathBuf::from("/nonexistent"),
+            fixtures: "/nonexistent",
             validate,
             validate_settings,
         }
@@ -515,6 +540,46 @@ mod tests {
         );
         let good = self::target(accepts, accepts);
         assert_eq!(check(&good, Kind::Validate, b"{}"), Ok(()));
+    }
+
+    fn valid_settings(_: &[u8]) -> CallResult {
+        Ok(br#"{"valid":true}"#.to_vec())
+    }
+
+    fn panics_on_aleph(payload: &[u8]) -> CallResult {
+        assert!(
+            !String::from_utf8_lossy(payload).contains('ℵ'),
+            "a planted bug"
+        );
+        accepts(payload)
+    }
+
+    #[test]
+    fn the_property_test_finds_a_planted_bug() {
+        let dir = std::env::temp_dir().join(format!("kepguard-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("requests")).unwrap();
+        std::fs::write(
+            dir.join("requests/pod.json"),
+            r#"{"operation": "CREATE", "object": {"metadata": {"name": "a"}, "spec": {"containers": [{"name": "app"}]}}}"#,
+        )
+        .unwrap();
+        let fixtures: &'static str = Box::leak(dir.to_string_lossy().into_owned().into_boxed_str());
+        let target = Target {
+            fixtures,
+            validate: panics_on_aleph,
+            validate_settings: valid_settings,
+        };
+        let mut runner = proptest::test_runner::TestRunner::new(Config {
+            cases: 5_000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let outcome = runner.run(&inputs(fixtures), |input| check_input(&target, &input));
+        let error = outcome.unwrap_err().to_string();
+        assert!(error.contains("panicked: a planted bug"), "{error}");
+        let saved = std::fs::read_dir(dir.join("regressions")).unwrap().count();
+        assert!(saved > 0, "the failing input was not saved");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,18 +1,27 @@
-//! Mutated fixtures and settings never make the policy panic or answer malformed JSON.
+//! Property tests: mutated fixtures, arbitrary JSON and arbitrary bytes, as requests and as
+//! settings, never make the policy panic or answer malformed JSON.
 
-use kepguard_testing::fuzz::{Target, run};
+use kepguard_testing::fuzz::{self, Target};
+use proptest::prelude::*;
+
+const TARGET: Target = Target {
+    fixtures: concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/nodeport-subrange"
+    ),
+    validate: nodeport_subrange::validate,
+    validate_settings: nodeport_subrange::validate_settings,
+};
 
 #[test]
-fn fuzzed_requests_and_settings_get_well_formed_answers() {
-    let report = run(&Target {
-        fixtures: concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/nodeport-subrange"
-        )
-        .into(),
-        validate: nodeport_subrange::validate,
-        validate_settings: nodeport_subrange::validate_settings,
-    });
-    println!("nodeport-subrange fuzz: {report:?}");
-    assert!(report.inputs > 0);
+fn saved_regressions_get_well_formed_answers() {
+    fuzz::replay(&TARGET);
+}
+
+proptest! {
+    #![proptest_config(fuzz::config())]
+    #[test]
+    fn fuzzed_requests_and_settings_get_well_formed_answers(input in fuzz::inputs(TARGET.fixtures)) {
+        fuzz::check_input(&TARGET, &input)?;
+    }
 }
