@@ -100,6 +100,8 @@ pub struct PolicyReport {
     pub warm_p99_us: f64,
     pub native_p50_us: Option<f64>,
     pub ratio_fresh_to_native: Option<f64>,
+    /// A fresh instance ready to serve (instantiation and `wapc_init`), without a call.
+    pub instantiate_p50_us: f64,
     pub throughput_threads: usize,
     pub throughput_per_s: f64,
     /// Fresh-instance µs per added item, between the two smallest and the two largest sizes.
@@ -403,6 +405,12 @@ pub fn measure(workload: &Workload, options: &BenchOptions) -> Result<PolicyRepo
         });
     }
 
+    let instantiate = sample(options.sample_time, || {
+        policy
+            .instantiate()
+            .map(drop)
+            .map_err(|error| anyhow!("{error}"))
+    })?;
     let (threads, per_second) = throughput(&policy, &workload.inputs[0].payload, options)?;
     let scaling: Vec<(usize, f64)> = inputs
         .iter()
@@ -429,6 +437,7 @@ pub fn measure(workload: &Workload, options: &BenchOptions) -> Result<PolicyRepo
         warm_p99_us: headline.warm.p99_us,
         native_p50_us: headline.native_p50_us,
         ratio_fresh_to_native: headline.ratio_fresh_to_native,
+        instantiate_p50_us: instantiate.p50_us,
         throughput_threads: threads,
         throughput_per_s: per_second,
         marginal_us_per_item: marginal,
@@ -524,11 +533,12 @@ pub fn table(reports: &[PolicyReport]) -> String {
     for report in reports {
         let _ = writeln!(
             out,
-            "{}: module {} bytes ({:.0} KiB), compile {:.0} ms, {} threads: {:.0} fresh evaluations/s",
+            "{}: module {} bytes ({:.0} KiB), compile {:.0} ms, fresh instance {:.1} µs, {} threads: {:.0} fresh evaluations/s",
             report.policy,
             report.module_bytes,
             report.module_bytes as f64 / 1024.0,
             report.compile_ms,
+            report.instantiate_p50_us,
             report.throughput_threads,
             report.throughput_per_s,
         );
