@@ -55,6 +55,9 @@ struct BenchArgs {
     /// Where criterion wrote the native baseline (target/criterion).
     #[arg(long)]
     native: Option<PathBuf>,
+    /// Measure DIR/<policy>.wasm instead of the module each suite names (to compare builds).
+    #[arg(long)]
+    modules: Option<PathBuf>,
     /// Only write the payloads to measure, for the native benchmark, into this folder.
     #[arg(long)]
     write_inputs: Option<PathBuf>,
@@ -273,10 +276,15 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
     } else {
         args.suites
     };
-    let workloads = suites
+    let mut workloads = suites
         .iter()
         .map(|path| bench::workload(path))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = &args.modules {
+        for workload in &mut workloads {
+            workload.module = dir.join(format!("{}.wasm", workload.policy));
+        }
+    }
     if let Some(dir) = &args.write_inputs {
         bench::write_inputs(&workloads, dir)?;
         println!("wrote the benchmark inputs to {}", dir.display());
