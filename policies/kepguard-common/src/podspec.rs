@@ -162,6 +162,10 @@ pub fn read_pod_spec<T: DeserializeOwned + Default>(
 
 /// Deserialises `value` into `T`, naming the path of any mismatch under `path`.
 pub fn read_view<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, String> {
+    // Tracking the path costs on every field; only a failed read needs it, so it reads again.
+    if let Ok(view) = T::deserialize(value) {
+        return Ok(view);
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let inner = error.path().to_string();
         let full = match (path.is_empty(), inner == ".") {
