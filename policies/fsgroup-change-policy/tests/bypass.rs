@@ -75,15 +75,6 @@ fn rules() -> Vec<Rule> {
     ]
 }
 
-fn untouched() -> Answer {
-    Answer {
-        accepted: true,
-        message: None,
-        warnings: Vec::new(),
-        mutated_spec: None,
-    }
-}
-
 #[test]
 fn every_rule_fires_identically_for_every_workload_shape() {
     let validate = fsgroup_change_policy::validate;
@@ -96,7 +87,12 @@ fn every_rule_fires_identically_for_every_workload_shape() {
             request(WorkloadKind::Pod, "CREATE", None, pod, None),
             &rule.settings,
         );
-        assert_ne!(reference, untouched(), "rule {:?} does not fire", rule.name);
+        assert_ne!(
+            reference,
+            Answer::untouched(),
+            "rule {:?} does not fire",
+            rule.name
+        );
         for kind in WorkloadKind::ALL {
             for operation in ["CREATE", "UPDATE"] {
                 let object = workload(kind, rule.spec.clone());
@@ -108,7 +104,7 @@ fn every_rule_fires_identically_for_every_workload_shape() {
                     &rule.settings,
                 );
                 let expected = if kind.is_pod() && operation == "UPDATE" {
-                    untouched()
+                    Answer::untouched()
                 } else {
                     reference.clone()
                 };

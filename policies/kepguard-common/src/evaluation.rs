@@ -8,6 +8,42 @@ use kubewarden_policy_sdk::wapc_guest::CallResult;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+/// Defines a policy's waPC entry points: `pub fn validate` and `pub fn validate_settings`
+/// (plain functions, so tests and benchmarks can call them natively), and on wasm32 the
+/// `wapc_init` export that registers them with `protocol_version`.
+///
+/// ```ignore
+/// kepguard_common::policy_entry_points!(settings::Settings, rules::evaluate);
+/// ```
+#[macro_export]
+macro_rules! policy_entry_points {
+    ($settings:ty, $rule:path) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wapc_init() {
+            use ::kubewarden_policy_sdk::wapc_guest::register_function;
+            register_function("validate", validate);
+            register_function("validate_settings", validate_settings);
+            register_function(
+                "protocol_version",
+                ::kubewarden_policy_sdk::protocol_version_guest,
+            );
+        }
+
+        /// The waPC `validate` operation.
+        pub fn validate(payload: &[u8]) -> ::kubewarden_policy_sdk::wapc_guest::CallResult {
+            $crate::evaluation::validate::<$settings>(payload, $rule)
+        }
+
+        /// The waPC `validate_settings` operation.
+        pub fn validate_settings(
+            payload: &[u8],
+        ) -> ::kubewarden_policy_sdk::wapc_guest::CallResult {
+            $crate::evaluation::validate_settings::<$settings>(payload)
+        }
+    };
+}
+
 /// What every policy's settings offer the shared entry points.
 pub trait PolicySettings: DeserializeOwned + Default + Validatable {
     /// Requests in these namespaces are accepted untouched.

@@ -1,8 +1,6 @@
 //! resize-limits: bounds what an in-place Pod resize may do (KEP-1287), and what a Pod or
 //! workload may ask for at creation, so that a resize cannot bypass resource policies.
 
-use kubewarden_policy_sdk::wapc_guest::CallResult;
-
 pub mod access;
 pub mod bounds;
 pub mod containers;
@@ -11,26 +9,4 @@ pub mod rules;
 pub mod settings;
 pub mod steps;
 
-use settings::Settings;
-
-#[cfg(target_arch = "wasm32")]
-#[unsafe(no_mangle)]
-pub extern "C" fn wapc_init() {
-    use kubewarden_policy_sdk::wapc_guest::register_function;
-    register_function("validate", validate);
-    register_function("validate_settings", validate_settings);
-    register_function(
-        "protocol_version",
-        kubewarden_policy_sdk::protocol_version_guest,
-    );
-}
-
-/// The waPC `validate` operation.
-pub fn validate(payload: &[u8]) -> CallResult {
-    kepguard_common::evaluation::validate::<Settings>(payload, rules::evaluate)
-}
-
-/// The waPC `validate_settings` operation.
-pub fn validate_settings(payload: &[u8]) -> CallResult {
-    kepguard_common::evaluation::validate_settings::<Settings>(payload)
-}
+kepguard_common::policy_entry_points!(settings::Settings, rules::evaluate);
