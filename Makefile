@@ -3,6 +3,7 @@
 #   make test   everything CI checks: format, lints, unit tests, modules, suites, the
 #               Artifact Hub files, and a push/pull round trip through a real OCI registry
 #   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
+#   make bench  performance of every module against the native baseline: build/bench.json
 
 KEPGUARD := target/debug/kepguard
 SUITES   ?=
