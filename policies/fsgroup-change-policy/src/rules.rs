@@ -71,22 +71,11 @@ pub struct RequirementView {
 
 /// Judges one admission request.
 pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
-    let Some(kind) = WorkloadKind::from_group_kind(&request.kind.group, &request.kind.kind) else {
-        return Verdict::accept();
-    };
     // A Pod's securityContext cannot change after creation.
-    let judged = match request.operation.as_str() {
-        "CREATE" => true,
-        "UPDATE" => !kind.is_pod(),
-        _ => false,
-    };
-    if !judged {
+    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
         return Verdict::accept();
-    }
-    match judge(kind, &request.object, settings) {
-        Ok(verdict) => verdict,
-        Err(error) => Verdict::reject(format!("invalid {}: {error}", kind.kind())),
-    }
+    };
+    judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
 }
 
 fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verdict, String> {

@@ -1,9 +1,11 @@
 //! Where the pod spec lives in a Pod and in every workload that carries a pod template.
 
+use crate::Verdict;
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -37,6 +39,30 @@ impl WorkloadKind {
         WorkloadKind::ALL
             .into_iter()
             .find(|candidate| candidate.group() == group && candidate.kind() == kind)
+    }
+
+    /// The workload kind of an admission request, if it is one.
+    pub fn of_request(request: &KubernetesAdmissionRequest) -> Option<WorkloadKind> {
+        WorkloadKind::from_group_kind(&request.kind.group, &request.kind.kind)
+    }
+
+    /// For rules on pod-spec fields a running Pod cannot change (its securityContext, its
+    /// container lists): the kind to judge at every CREATE and at a workload UPDATE, and
+    /// `None` for a Pod UPDATE, other operations and other kinds.
+    pub fn judged_when_spec_is_immutable(
+        request: &KubernetesAdmissionRequest,
+    ) -> Option<WorkloadKind> {
+        let kind = WorkloadKind::of_request(request)?;
+        match request.operation.as_str() {
+            "CREATE" => Some(kind),
+            "UPDATE" if !kind.is_pod() => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// The rejection for an object whose fields could not be read.
+    pub fn invalid(self, error: &str) -> Verdict {
+        Verdict::reject(format!("invalid {}: {error}", self.kind()))
     }
 
     pub fn kind(self) -> &'static str {

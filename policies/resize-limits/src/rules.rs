@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Judges one admission request.
 pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
-    let Some(kind) = WorkloadKind::from_group_kind(&request.kind.group, &request.kind.kind) else {
+    let Some(kind) = WorkloadKind::of_request(request) else {
         return Verdict::accept();
     };
     // Other subresources (status, ephemeralcontainers, binding) cannot change resources.
@@ -24,7 +24,7 @@ pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Ve
     };
     match violations {
         Ok(violations) => Verdict::from_violations(violations),
-        Err(error) => Verdict::reject(format!("invalid {}: {error}", kind.kind())),
+        Err(error) => kind.invalid(&error),
     }
 }
 
