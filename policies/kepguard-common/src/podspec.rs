@@ -1,6 +1,7 @@
 //! Where the pod spec lives in a Pod and in every workload that carries a pod template.
 
 use crate::Verdict;
+use crate::view::read_view;
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -184,23 +185,6 @@ pub fn read_pod_spec<T: DeserializeOwned + Default>(
         None => Ok(T::default()),
         Some(spec) => read_view(spec, kind.pod_spec_path()),
     }
-}
-
-/// Deserialises `value` into `T`, naming the path of any mismatch under `path`.
-pub fn read_view<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, String> {
-    // Tracking the path costs on every field; only a failed read needs it, so it reads again.
-    if let Ok(view) = T::deserialize(value) {
-        return Ok(view);
-    }
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let inner = error.path().to_string();
-        let full = match (path.is_empty(), inner == ".") {
-            (true, _) => inner,
-            (false, true) => path.to_string(),
-            (false, false) => format!("{path}.{inner}"),
-        };
-        format!("{full}: {}", error.inner())
-    })
 }
 
 fn not_an_object(path: &str) -> String {

@@ -8,7 +8,7 @@ use crate::clusterip::Address;
 use crate::portrange::{self, PortRange};
 use crate::settings::{ParsedSettings, Settings, UnreservedPorts};
 use kepguard_common::Verdict;
-use kepguard_common::podspec::read_view;
+use kepguard_common::view::read_view;
 use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::Deserialize;
 use serde_json::Value;
