@@ -8,3 +8,36 @@
 
 pub mod fuzz;
 pub mod matrix;
+
+pub use proptest;
+
+/// Declares a policy's fuzz tests: a replay of its saved regressions and the property test.
+///
+/// ```ignore
+/// kepguard_testing::fuzz_tests!(resize_limits, "resize-limits");
+/// ```
+#[macro_export]
+macro_rules! fuzz_tests {
+    ($policy:ident, $fixtures:literal) => {
+        const TARGET: $crate::fuzz::Target = $crate::fuzz::Target {
+            fixtures: concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/", $fixtures),
+            validate: $policy::validate,
+            validate_settings: $policy::validate_settings,
+        };
+
+        #[test]
+        fn saved_regressions_get_well_formed_answers() {
+            $crate::fuzz::replay(&TARGET);
+        }
+
+        $crate::proptest::proptest! {
+            #![proptest_config($crate::fuzz::config())]
+            #[test]
+            fn fuzzed_requests_and_settings_get_well_formed_answers(
+                input in $crate::fuzz::inputs(TARGET.fixtures)
+            ) {
+                $crate::fuzz::check_input(&TARGET, &input)?;
+            }
+        }
+    };
+}
