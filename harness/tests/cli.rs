@@ -1,7 +1,10 @@
 //! The `kepguard` command line, end to end: small hand-written modules, and the built
 //! fsgroup-change-policy module (run `make policies` first; `make test` does).
 
+mod guests;
+
 use base64::Engine as _;
+use guests::{answering_guest, guest_with_body};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -30,30 +33,6 @@ fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> String {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path.to_string_lossy().into_owned()
-}
-
-/// A guest that answers `validate_settings` (17 characters) and `validate` (8) with fixed JSON.
-fn answering_guest(settings_answer: &str, validate_answer: &str) -> Vec<u8> {
-    let data = |text: &str| text.replace('"', "\\\"");
-    wat::parse_str(format!(
-        r#"(module
-          (import "wapc" "__guest_request" (func $request (param i32 i32)))
-          (import "wapc" "__guest_response" (func $response (param i32 i32)))
-          (memory (export "memory") 2)
-          (data (i32.const 1024) "{}")
-          (data (i32.const 8192) "{}")
-          (func (export "__guest_call") (param $op_len i32) (param $len i32) (result i32)
-            (call $request (i32.const 65536) (i32.const 65600))
-            (if (i32.eq (local.get $op_len) (i32.const 17))
-              (then (call $response (i32.const 1024) (i32.const {})))
-              (else (call $response (i32.const 8192) (i32.const {}))))
-            (i32.const 1)))"#,
-        data(settings_answer),
-        data(validate_answer),
-        settings_answer.len(),
-        validate_answer.len(),
-    ))
-    .unwrap()
 }
 
 const REQUEST: &str = r#"{"uid": "u-7", "operation": "CREATE", "object": {"spec": {"a": 1}}}"#;
@@ -120,15 +99,7 @@ fn run_turns_a_mutation_into_a_json_patch() {
 #[test]
 fn run_reports_a_trapping_module_and_fails() {
     let dir = scratch("trap");
-    let module = write(
-        &dir,
-        "trap.wasm",
-        wat::parse_str(
-            r#"(module (memory (export "memory") 1)
-               (func (export "__guest_call") (param i32 i32) (result i32) unreachable))"#,
-        )
-        .unwrap(),
-    );
+    let module = write(&dir, "trap.wasm", guest_with_body("unreachable"));
     let request = write(&dir, "request.json", REQUEST);
     let output = kepguard(&["run", &module, "--request-path", &request]);
     assert_eq!(output.status.code(), Some(1));
