@@ -1,12 +1,15 @@
 //! The rules, as plain functions over the admission request.
 
 use crate::settings::{CHANGE_POLICIES, SELINUX_CHANGE_POLICIES, Settings};
-use kepguard_common::Verdict;
 use kepguard_common::podspec::{self, WorkloadKind};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use kepguard_common::view::{self, read_view};
+use kepguard_common::{AdmissionRequest, Verdict};
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
+use std::fmt;
 
 const OS_LABEL: &str = "kubernetes.io/os";
 
@@ -15,10 +18,57 @@ const OS_LABEL: &str = "kubernetes.io/os";
 #[serde(rename_all = "camelCase", default)]
 pub struct PodSpecView {
     pub security_context: Option<SecurityContextView>,
-    pub volumes: Vec<BTreeMap<String, Value>>,
+    pub volumes: Vec<VolumeView>,
     pub os: Option<OsView>,
     pub node_selector: BTreeMap<String, String>,
     pub affinity: Option<AffinityView>,
+}
+
+/// A volume's name and the keys of its sources: the members other than `name` that are not
+/// `null`. The sources' contents are skipped, not built.
+#[derive(Default, Debug, PartialEq)]
+pub struct VolumeView {
+    pub name: String,
+    pub sources: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for VolumeView {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VolumeVisitor;
+        impl<'de> Visitor<'de> for VolumeVisitor {
+            type Value = VolumeView;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a volume object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VolumeView, A::Error> {
+                let mut volume = VolumeView::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "name" {
+                        volume.name = map.next_value::<Option<String>>()?.unwrap_or_default();
+                    } else if map.next_value::<Option<IgnoredAny>>()?.is_some() {
+                        volume.sources.push(key);
+                    }
+                }
+                Ok(volume)
+            }
+        }
+        deserializer.deserialize_map(VolumeVisitor)
+    }
+}
+
+/// The first entry of a StatefulSet's `spec.volumeClaimTemplates`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct ClaimTemplateView {
+    metadata: ClaimMetadataView,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct ClaimMetadataView {
+    name: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -70,7 +120,7 @@ pub struct RequirementView {
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     // A Pod's securityContext cannot change after creation.
     let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
         return Verdict::accept();
@@ -78,7 +128,7 @@ pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Ve
     judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
 }
 
-fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verdict, String> {
+fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<Verdict, String> {
     let spec: PodSpecView = podspec::read_pod_spec(kind, object)?;
     // The apiserver refuses these fields itself on pods declared as Windows pods.
     if spec.os.as_ref().is_some_and(|os| os.name == "windows") {
@@ -143,7 +193,7 @@ fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verd
     if change_policy.is_some() {
         return Ok(Verdict::accept());
     }
-    let Some(volume) = chowned_volume(kind, object, &spec, settings) else {
+    let Some(volume) = chowned_volume(kind, object, &spec, settings)? else {
         return Ok(Verdict::accept());
     };
     if !settings.mutate {
@@ -152,7 +202,8 @@ fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verd
             settings.default_policy
         )));
     }
-    let mut mutated = object.clone();
+    let mut mutated: Value =
+        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
     let context = podspec::pod_spec_mut(kind, &mut mutated)
         .and_then(|spec| spec.get_mut("securityContext"))
         .and_then(Value::as_object_mut)
@@ -189,31 +240,32 @@ fn disallowed_value(
 /// Describes the first volume whose type is in `volumeTypes`, if any.
 fn chowned_volume(
     kind: WorkloadKind,
-    object: &Value,
+    object: &RawValue,
     spec: &PodSpecView,
     settings: &Settings,
-) -> Option<String> {
+) -> Result<Option<String>, String> {
     let wanted = |source: &str| settings.volume_types.iter().any(|t| t == source);
     for volume in &spec.volumes {
-        let name = volume.get("name").and_then(Value::as_str).unwrap_or("");
-        let source = volume
-            .iter()
-            .find(|(key, value)| *key != "name" && !value.is_null() && wanted(key));
-        if let Some((source, _)) = source {
-            return Some(format!("{source} volume {name:?}"));
+        if let Some(source) = volume.sources.iter().find(|source| wanted(source)) {
+            return Ok(Some(format!("{source} volume {:?}", volume.name)));
         }
     }
     // A StatefulSet's volumeClaimTemplates become persistentVolumeClaim volumes of its pods.
     if kind == WorkloadKind::StatefulSet && wanted("persistentVolumeClaim") {
-        let templates = object.pointer("/spec/volumeClaimTemplates")?.as_array()?;
-        let first = templates.first()?;
-        let name = first
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        return Some(format!("volumeClaimTemplate {name:?}"));
+        let path = "spec.volumeClaimTemplates";
+        let templates = view::member(object, "spec")
+            .ok()
+            .flatten()
+            .and_then(|spec| view::member(spec, "volumeClaimTemplates").ok().flatten());
+        let Some(templates) = templates else {
+            return Ok(None);
+        };
+        let templates: Vec<ClaimTemplateView> = read_view(templates, path)?;
+        return Ok(templates
+            .first()
+            .map(|first| format!("volumeClaimTemplate {:?}", first.metadata.name)));
     }
-    None
+    Ok(None)
 }
 
 /// Why the spec can only land on Windows nodes, if it can only land there.
@@ -246,12 +298,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn request(
-        kind: &str,
-        group: &str,
-        operation: &str,
-        object: Value,
-    ) -> KubernetesAdmissionRequest {
+    fn request(kind: &str, group: &str, operation: &str, object: Value) -> AdmissionRequest {
         serde_json::from_value(json!({
             "kind": {"group": group, "version": "v1", "kind": kind},
             "operation": operation,
@@ -260,7 +307,7 @@ mod tests {
         .unwrap()
     }
 
-    fn pod(spec: Value) -> KubernetesAdmissionRequest {
+    fn pod(spec: Value) -> AdmissionRequest {
         request(
             "Pod",
             "",

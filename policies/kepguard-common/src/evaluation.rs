@@ -1,7 +1,7 @@
 //! The waPC entry points every policy shares: reading the payload, refusing malformed input
 //! with a clear message instead of a trap, exempt namespaces, and writing the response.
 
-use kubewarden_policy_sdk::request::{KubernetesAdmissionRequest, ValidationRequest};
+use crate::request::{AdmissionRequest, ValidationRequest};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::{SettingsValidationResponse, Validatable};
 use kubewarden_policy_sdk::wapc_guest::CallResult;
@@ -109,7 +109,7 @@ impl Verdict {
 /// so the module never reports a failure for bad input.
 pub fn validate<S: PolicySettings>(
     payload: &[u8],
-    rule: impl FnOnce(&KubernetesAdmissionRequest, &S) -> Verdict,
+    rule: impl FnOnce(&AdmissionRequest, &S) -> Verdict,
 ) -> CallResult {
     let verdict = match parse::<ValidationRequest<S>>(payload) {
         Err(error) => Verdict::reject(format!("invalid validation request: {error}")),
@@ -149,7 +149,13 @@ fn is_exempt<S: PolicySettings>(settings: &S, namespace: &str) -> bool {
 /// Deserialises JSON; on a type mismatch, parses again to name the path of the offending
 /// field. The fast path carries no path bookkeeping; syntax errors have no useful path.
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(payload).map_err(|error| {
+    // UTF-8 checked once up front spares a check of every string; invalid UTF-8 is left to
+    // serde_json, whose message says where it is.
+    let parsed = match std::str::from_utf8(payload) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(payload),
+    };
+    parsed.map_err(|error| {
         if !error.is_data() {
             return error.to_string();
         }

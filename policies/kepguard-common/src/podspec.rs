@@ -1,14 +1,15 @@
 //! Where the pod spec lives in a Pod and in every workload that carries a pod template.
 
 use crate::Verdict;
-use crate::view::read_view;
+use crate::request::AdmissionRequest;
+use crate::view::{self, read_view};
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// A kind that is a Pod or carries a pod template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,16 +44,14 @@ impl WorkloadKind {
     }
 
     /// The workload kind of an admission request, if it is one.
-    pub fn of_request(request: &KubernetesAdmissionRequest) -> Option<WorkloadKind> {
+    pub fn of_request(request: &AdmissionRequest) -> Option<WorkloadKind> {
         WorkloadKind::from_group_kind(&request.kind.group, &request.kind.kind)
     }
 
     /// For rules on pod-spec fields a running Pod cannot change (its securityContext, its
     /// container lists): the kind to judge at every CREATE and at a workload UPDATE, and
     /// `None` for a Pod UPDATE, other operations and other kinds.
-    pub fn judged_when_spec_is_immutable(
-        request: &KubernetesAdmissionRequest,
-    ) -> Option<WorkloadKind> {
+    pub fn judged_when_spec_is_immutable(request: &AdmissionRequest) -> Option<WorkloadKind> {
         let kind = WorkloadKind::of_request(request)?;
         match request.operation.as_str() {
             "CREATE" => Some(kind),
@@ -145,23 +144,21 @@ impl WorkloadKind {
 
 /// The pod spec of `object`, or `None` when the object has none (yet).
 /// A value of the wrong type on the way is an error naming its path.
-pub fn pod_spec(kind: WorkloadKind, object: &Value) -> Result<Option<&Value>, String> {
+pub fn pod_spec(kind: WorkloadKind, object: &RawValue) -> Result<Option<&RawValue>, String> {
     let mut current = object;
     let mut path = String::new();
     for key in kind.pod_spec_keys() {
-        if !current.is_object() {
-            return Err(not_an_object(&path));
-        }
+        let next = view::member(current, key).map_err(|_| not_an_object(&path))?;
         if !path.is_empty() {
             path.push('.');
         }
         path.push_str(key);
-        match current.get(key) {
-            None | Some(Value::Null) => return Ok(None),
+        match next {
+            None => return Ok(None),
             Some(next) => current = next,
         }
     }
-    if !current.is_object() {
+    if !current.get().starts_with('{') {
         return Err(not_an_object(&path));
     }
     Ok(Some(current))
@@ -179,8 +176,12 @@ pub fn pod_spec_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value
 /// such as `spec.template.spec.containers[0].name: invalid type: ...`.
 pub fn read_pod_spec<T: DeserializeOwned + Default>(
     kind: WorkloadKind,
-    object: &Value,
+    object: &RawValue,
 ) -> Result<T, String> {
+    if let Ok(view) = view::read_at(object, kind.pod_spec_keys()) {
+        return Ok(view.unwrap_or_default());
+    }
+    // Read again, step by step, to name the path of the error.
     match pod_spec(kind, object)? {
         None => Ok(T::default()),
         Some(spec) => read_view(spec, kind.pod_spec_path()),
@@ -217,6 +218,10 @@ mod tests {
     #[serde(default)]
     struct NameView {
         name: String,
+    }
+
+    fn raw(value: &Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(value).unwrap()
     }
 
     fn object_for(kind: WorkloadKind, spec: Value) -> Value {
@@ -257,10 +262,14 @@ mod tests {
     fn finds_the_pod_spec_of_every_kind() {
         for kind in WorkloadKind::ALL {
             let object = object_for(kind, json!({"containers": [{"name": "app"}]}));
-            let spec = pod_spec(kind, &object).unwrap().unwrap();
-            assert_eq!(spec["containers"][0]["name"], "app", "{kind:?}");
-            assert_eq!(object.pointer(kind.pod_spec_pointer()), Some(spec));
-            let view: ContainersView = read_pod_spec(kind, &object).unwrap();
+            let raw_object = raw(&object);
+            let spec = pod_spec(kind, &raw_object).unwrap().unwrap();
+            assert_eq!(spec.get(), r#"{"containers":[{"name":"app"}]}"#, "{kind:?}");
+            assert_eq!(
+                object.pointer(kind.pod_spec_pointer()).unwrap().to_string(),
+                spec.get()
+            );
+            let view: ContainersView = read_pod_spec(kind, &raw(&object)).unwrap();
             assert_eq!(view.containers[0].name, "app");
         }
     }
@@ -268,28 +277,36 @@ mod tests {
     #[test]
     fn missing_spec_is_none_and_reads_as_default() {
         for kind in WorkloadKind::ALL {
-            assert_eq!(pod_spec(kind, &json!({})).unwrap(), None);
-            assert_eq!(pod_spec(kind, &json!({"spec": null})).unwrap(), None);
-            let view: ContainersView = read_pod_spec(kind, &json!({})).unwrap();
+            assert!(pod_spec(kind, &raw(&json!({}))).unwrap().is_none());
+            assert!(
+                pod_spec(kind, &raw(&json!({"spec": null})))
+                    .unwrap()
+                    .is_none()
+            );
+            let view: ContainersView = read_pod_spec(kind, &raw(&json!({}))).unwrap();
             assert_eq!(view, ContainersView::default());
         }
     }
 
     #[test]
     fn wrong_types_name_their_path() {
-        let error =
-            pod_spec(WorkloadKind::CronJob, &json!({"spec": {"jobTemplate": 3}})).unwrap_err();
+        let error = pod_spec(
+            WorkloadKind::CronJob,
+            &raw(&json!({"spec": {"jobTemplate": 3}})),
+        )
+        .unwrap_err();
         assert_eq!(error, "spec.jobTemplate is not an object");
-        let error = pod_spec(WorkloadKind::Pod, &json!({"spec": []})).unwrap_err();
+        let error = pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": []}))).unwrap_err();
         assert_eq!(error, "spec is not an object");
-        let error = pod_spec(WorkloadKind::Pod, &json!("pod")).unwrap_err();
+        let error = pod_spec(WorkloadKind::Pod, &raw(&json!("pod"))).unwrap_err();
         assert_eq!(error, "the object is not a JSON object");
 
         let object = object_for(
             WorkloadKind::Deployment,
             json!({"containers": [{"name": 7}]}),
         );
-        let error = read_pod_spec::<ContainersView>(WorkloadKind::Deployment, &object).unwrap_err();
+        let error =
+            read_pod_spec::<ContainersView>(WorkloadKind::Deployment, &raw(&object)).unwrap_err();
         assert!(
             error.starts_with("spec.template.spec.containers[0].name: invalid type"),
             "{error}"

@@ -7,11 +7,10 @@
 use crate::clusterip::Address;
 use crate::portrange::{self, PortRange};
 use crate::settings::{ParsedSettings, Settings, UnreservedPorts};
-use kepguard_common::Verdict;
-use kepguard_common::view::read_view;
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use kepguard_common::view::{self, read_view};
+use kepguard_common::{AdmissionRequest, Verdict};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// The parts of a Service spec these rules read.
 #[derive(Deserialize, Default, Debug)]
@@ -40,7 +39,7 @@ struct Pinned<T> {
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     if !request.kind.group.is_empty() || request.kind.kind != "Service" {
         return Verdict::accept();
     }
@@ -57,10 +56,7 @@ pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Ve
     }
 }
 
-fn judge(
-    request: &KubernetesAdmissionRequest,
-    settings: &ParsedSettings,
-) -> Result<Vec<String>, String> {
+fn judge(request: &AdmissionRequest, settings: &ParsedSettings) -> Result<Vec<String>, String> {
     let spec = read_spec(&request.object, "spec")?;
     let old = match request.operation.as_str() {
         "UPDATE" => read_spec(&request.old_object, "oldObject.spec")?,
@@ -115,10 +111,15 @@ fn judge(
     Ok(violations)
 }
 
-fn read_spec(object: &Value, path: &str) -> Result<ServiceSpecView, String> {
-    match object.get("spec") {
-        None | Some(Value::Null) => Ok(ServiceSpecView::default()),
-        Some(spec) => read_view(spec, path),
+fn read_spec(object: &RawValue, path: &str) -> Result<ServiceSpecView, String> {
+    if let Ok(spec) = view::read_at(object, &["spec"]) {
+        return Ok(spec.unwrap_or_default());
+    }
+    // Read again to name the path of the error. An object that is not a JSON object has no
+    // spec, like one without a spec.
+    match view::member(object, "spec") {
+        Ok(Some(spec)) => read_view(spec, path),
+        Ok(None) | Err(_) => Ok(ServiceSpecView::default()),
     }
 }
 
@@ -316,7 +317,7 @@ fn judge_cluster_ip(pinned: &Pinned<String>, settings: &ParsedSettings) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn settings(value: Value) -> Settings {
         serde_json::from_value(value).unwrap()
@@ -331,7 +332,7 @@ mod tests {
         namespace: &str,
         spec: Value,
         old_spec: Option<Value>,
-    ) -> KubernetesAdmissionRequest {
+    ) -> AdmissionRequest {
         serde_json::from_value(json!({
             "kind": {"group": "", "version": "v1", "kind": "Service"},
             "operation": operation,
@@ -342,7 +343,7 @@ mod tests {
         .unwrap()
     }
 
-    fn create(spec: Value) -> KubernetesAdmissionRequest {
+    fn create(spec: Value) -> AdmissionRequest {
         request("CREATE", "default", spec, None)
     }
 

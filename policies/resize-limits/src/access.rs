@@ -1,8 +1,9 @@
 //! Rules 4 and 5: who may resize, and the lock label.
 
 use crate::settings::Settings;
-use kubewarden_policy_sdk::request::UserInfo;
-use serde_json::Value;
+use kepguard_common::request::UserInfo;
+use kepguard_common::view::member;
+use serde_json::value::RawValue;
 
 /// The value of `lockLabel` that locks a Pod's resources.
 pub const LOCKED: &str = "locked";
@@ -45,13 +46,14 @@ pub fn resizer_violation(user: &UserInfo, settings: &Settings) -> Option<String>
 }
 
 /// Rule 5: the existing Pod carries `lockLabel: locked`.
-pub fn lock_violation(old_object: &Value, settings: &Settings) -> Option<String> {
-    let value = old_object
-        .get("metadata")
-        .and_then(|metadata| metadata.get("labels"))
-        .and_then(|labels| labels.get(&settings.lock_label))
-        .and_then(Value::as_str);
-    (value == Some(LOCKED)).then(|| {
+pub fn lock_violation(old_object: &RawValue, settings: &Settings) -> Option<String> {
+    let value = member(old_object, "metadata")
+        .ok()
+        .flatten()
+        .and_then(|metadata| member(metadata, "labels").ok().flatten())
+        .and_then(|labels| member(labels, &settings.lock_label).ok().flatten())
+        .and_then(|value| serde_json::from_str::<String>(value.get()).ok());
+    (value.as_deref() == Some(LOCKED)).then(|| {
         format!(
             "the pod is labelled {}={LOCKED}, which forbids resizing it: remove the label first, or recreate the pod",
             settings.lock_label
@@ -134,7 +136,8 @@ mod tests {
     #[test]
     fn the_lock_label_on_the_existing_pod() {
         let settings = Settings::default();
-        let locked = json!({"metadata": {"labels": {"kepguard.io/resize": "locked"}}});
+        let raw = |value: serde_json::Value| serde_json::value::to_raw_value(&value).unwrap();
+        let locked = raw(json!({"metadata": {"labels": {"kepguard.io/resize": "locked"}}}));
         assert_eq!(
             lock_violation(&locked, &settings).unwrap(),
             "the pod is labelled kepguard.io/resize=locked, which forbids resizing it: remove the label first, or recreate the pod"
@@ -144,13 +147,15 @@ mod tests {
             json!({"metadata": {"labels": {"kepguard.io/resize": true}}}),
             json!({"metadata": {"labels": null}}),
             json!({}),
+            json!("pod"),
         ] {
+            let open = raw(open);
             assert_eq!(lock_violation(&open, &settings), None, "{open}");
         }
         let custom: Settings = serde_json::from_value(json!({"lockLabel": "freeze"})).unwrap();
         assert!(
             lock_violation(
-                &json!({"metadata": {"labels": {"freeze": "locked"}}}),
+                &raw(json!({"metadata": {"labels": {"freeze": "locked"}}})),
                 &custom
             )
             .is_some()

@@ -4,7 +4,7 @@
 use kepguard_common::Quantity;
 use kepguard_common::podspec::{self, WorkloadKind, is_native_sidecar_policy};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::fmt;
 
 /// A resource whose requests and limits can be resized in place.
@@ -147,7 +147,7 @@ impl fmt::Display for Judged<'_> {
 }
 
 impl PodSpecView {
-    pub fn read(kind: WorkloadKind, object: &Value) -> Result<PodSpecView, String> {
+    pub fn read(kind: WorkloadKind, object: &RawValue) -> Result<PodSpecView, String> {
         podspec::read_pod_spec(kind, object)
     }
 
@@ -249,10 +249,14 @@ pub fn changed_values<'a>(old: Judged<'a>, new: Judged<'a>) -> Vec<Change<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn raw(value: Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&value).unwrap()
+    }
 
     fn spec(value: Value) -> PodSpecView {
-        PodSpecView::read(WorkloadKind::Pod, &json!({ "spec": value })).unwrap()
+        PodSpecView::read(WorkloadKind::Pod, &raw(json!({ "spec": value }))).unwrap()
     }
 
     fn container(resources: Value) -> ContainerView {
@@ -306,7 +310,7 @@ mod tests {
     fn malformed_quantities_name_their_path() {
         let error = PodSpecView::read(
             WorkloadKind::Deployment,
-            &json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "1 Gi"}}}]}}}}),
+            &raw(json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "1 Gi"}}}]}}}})),
         )
         .unwrap_err();
         assert!(

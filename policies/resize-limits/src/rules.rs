@@ -3,12 +3,11 @@
 use crate::containers::{Judged, PodSpecView, changed_values, present_values};
 use crate::settings::Settings;
 use crate::{access, bounds, resize_policy, steps};
-use kepguard_common::{Verdict, WorkloadKind};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
-use serde_json::Value;
+use kepguard_common::{AdmissionRequest, Verdict, WorkloadKind};
+use serde_json::value::RawValue;
 
 /// Judges one admission request.
-pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     let Some(kind) = WorkloadKind::of_request(request) else {
         return Verdict::accept();
     };
@@ -32,7 +31,7 @@ pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Ve
 /// This includes Pods that controllers create from templates written before the policy.
 fn judge_create(
     kind: WorkloadKind,
-    object: &Value,
+    object: &RawValue,
     settings: &Settings,
 ) -> Result<Vec<String>, String> {
     let spec = PodSpecView::read(kind, object)?;
@@ -61,7 +60,7 @@ fn judge_as_new(container: Judged<'_>, spec: &PodSpecView, settings: &Settings) 
 /// changed value is judged, and the requester and the lock label too. Values left as they
 /// were are never judged again, even if they are out of bounds.
 fn judge_pod_update(
-    request: &KubernetesAdmissionRequest,
+    request: &AdmissionRequest,
     settings: &Settings,
 ) -> Result<Vec<String>, String> {
     let new = PodSpecView::read(WorkloadKind::Pod, &request.object)?;
@@ -96,8 +95,8 @@ fn judge_pod_update(
 /// whose resizePolicy changed (a `kubectl rollout restart` of an old template passes).
 fn judge_workload_update(
     kind: WorkloadKind,
-    object: &Value,
-    old_object: &Value,
+    object: &RawValue,
+    old_object: &RawValue,
     settings: &Settings,
 ) -> Result<Vec<String>, String> {
     let new = PodSpecView::read(kind, object)?;
@@ -122,7 +121,7 @@ fn judge_workload_update(
     Ok(violations)
 }
 
-fn read_old(kind: WorkloadKind, old_object: &Value) -> Result<PodSpecView, String> {
+fn read_old(kind: WorkloadKind, old_object: &RawValue) -> Result<PodSpecView, String> {
     PodSpecView::read(kind, old_object).map_err(|error| format!("oldObject: {error}"))
 }
 

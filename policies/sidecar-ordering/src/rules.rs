@@ -3,11 +3,12 @@
 use crate::image::ImageReference;
 use crate::mutate;
 use crate::settings::{Matcher, Settings};
-use kepguard_common::Verdict;
 use kepguard_common::podspec::{self, WorkloadKind, is_native_sidecar_policy};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use kepguard_common::{AdmissionRequest, Verdict};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::{RawValue, to_raw_value};
 
 /// What the apiserver defaults an unset `terminationGracePeriodSeconds` to, in Pods and
 /// templates alike.
@@ -29,8 +30,8 @@ pub struct ContainerView {
     pub name: String,
     pub image: Option<String>,
     pub restart_policy: Option<String>,
-    pub restart_policy_rules: Option<Vec<Value>>,
-    pub startup_probe: Option<Value>,
+    pub restart_policy_rules: Option<Vec<IgnoredAny>>,
+    pub startup_probe: Option<IgnoredAny>,
 }
 
 impl PodSpecView {
@@ -265,7 +266,7 @@ pub fn grace_period_violation(
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     // A Pod's containers cannot be added, removed or reordered after creation.
     let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
         return Verdict::accept();
@@ -273,7 +274,7 @@ pub fn evaluate(request: &KubernetesAdmissionRequest, settings: &Settings) -> Ve
     judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
 }
 
-fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verdict, String> {
+fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<Verdict, String> {
     let sidecars = settings.sidecar_matchers()?;
     let setup = settings.setup_matchers()?;
     let spec: PodSpecView = podspec::read_pod_spec(kind, object)?;
@@ -296,13 +297,15 @@ fn judge(kind: WorkloadKind, object: &Value, settings: &Settings) -> Result<Verd
     if !blockers.is_empty() {
         return Ok(Verdict::from_violations(blockers));
     }
-    let mut mutated = object.clone();
+    let mut mutated: Value =
+        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
     let pod_spec =
         podspec::pod_spec_mut(kind, &mut mutated).ok_or("the pod spec cannot be patched")?;
     mutate::apply(pod_spec, &mutate::plan(&roles))?;
 
     // Rules 3 and 4 still reject, judged on the fixed spec.
-    let fixed: PodSpecView = podspec::read_pod_spec(kind, &mutated)?;
+    let fixed_object = to_raw_value(&mutated).map_err(|error| error.to_string())?;
+    let fixed: PodSpecView = podspec::read_pod_spec(kind, &fixed_object)?;
     let fixed_roles = classify(&fixed, &sidecars, &setup);
     let violations = gating_violations(kind, &fixed, &fixed_roles, settings);
     if !violations.is_empty() {
@@ -373,6 +376,10 @@ mod tests {
 
     fn init(name: &str) -> Value {
         json!({"name": name, "image": "busybox"})
+    }
+
+    fn raw(object: Value) -> Box<RawValue> {
+        to_raw_value(&object).unwrap()
     }
 
     fn object(kind: WorkloadKind, pod_spec: Value) -> Value {
@@ -574,7 +581,7 @@ mod tests {
         let message = rejection(
             judge(
                 WorkloadKind::Pod,
-                &object(WorkloadKind::Pod, pod_spec),
+                &raw(object(WorkloadKind::Pod, pod_spec)),
                 &settings,
             )
             .unwrap(),
@@ -599,7 +606,7 @@ mod tests {
         let pod_spec = json!({"initContainers": [{"name": "x", "restartPolicy": 1}]});
         let error = judge(
             WorkloadKind::Deployment,
-            &object(WorkloadKind::Deployment, pod_spec),
+            &raw(object(WorkloadKind::Deployment, pod_spec)),
             &settings,
         )
         .unwrap_err();
@@ -612,14 +619,14 @@ mod tests {
         assert_eq!(
             judge(
                 WorkloadKind::Pod,
-                &object(WorkloadKind::Pod, pod_spec),
+                &raw(object(WorkloadKind::Pod, pod_spec)),
                 &settings
             )
             .unwrap(),
             Verdict::accept()
         );
         assert_eq!(
-            judge(WorkloadKind::Job, &json!({}), &settings).unwrap(),
+            judge(WorkloadKind::Job, &raw(json!({})), &settings).unwrap(),
             Verdict::accept()
         );
     }
@@ -636,7 +643,7 @@ mod tests {
         });
         let verdict = judge(
             WorkloadKind::CronJob,
-            &object(WorkloadKind::CronJob, pod_spec),
+            &raw(object(WorkloadKind::CronJob, pod_spec)),
             &settings,
         )
         .unwrap();
@@ -670,7 +677,7 @@ mod tests {
         assert_eq!(
             judge(
                 WorkloadKind::Pod,
-                &object(WorkloadKind::Pod, right),
+                &raw(object(WorkloadKind::Pod, right)),
                 &settings
             )
             .unwrap(),
@@ -683,7 +690,7 @@ mod tests {
         let message = rejection(
             judge(
                 WorkloadKind::Pod,
-                &object(WorkloadKind::Pod, wrong),
+                &raw(object(WorkloadKind::Pod, wrong)),
                 &settings,
             )
             .unwrap(),
@@ -702,7 +709,7 @@ mod tests {
         let message = rejection(
             judge(
                 WorkloadKind::Deployment,
-                &object(WorkloadKind::Deployment, only_sidecars),
+                &raw(object(WorkloadKind::Deployment, only_sidecars)),
                 &settings,
             )
             .unwrap(),
@@ -717,7 +724,7 @@ mod tests {
         let message = rejection(
             judge(
                 WorkloadKind::Pod,
-                &object(WorkloadKind::Pod, own_policy),
+                &raw(object(WorkloadKind::Pod, own_policy)),
                 &settings,
             )
             .unwrap(),

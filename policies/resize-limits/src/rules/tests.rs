@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn settings(value: Value) -> Settings {
     serde_json::from_value(value).unwrap()
@@ -18,7 +18,7 @@ fn request(
     sub_resource: &str,
     object: Value,
     old_object: Value,
-) -> KubernetesAdmissionRequest {
+) -> AdmissionRequest {
     serde_json::from_value(json!({
         "kind": {"group": kind.group(), "version": "v1", "kind": kind.kind()},
         "subResource": sub_resource,
@@ -48,11 +48,11 @@ fn pod(containers: Value) -> Value {
     object(WorkloadKind::Pod, json!({"containers": containers}))
 }
 
-fn create(kind: WorkloadKind, spec: Value) -> KubernetesAdmissionRequest {
+fn create(kind: WorkloadKind, spec: Value) -> AdmissionRequest {
     request(kind, "CREATE", "", object(kind, spec), Value::Null)
 }
 
-fn resize(old: Value, new: Value) -> KubernetesAdmissionRequest {
+fn resize(old: Value, new: Value) -> AdmissionRequest {
     request(WorkloadKind::Pod, "UPDATE", "resize", new, old)
 }
 
@@ -416,8 +416,10 @@ fn other_requests_are_accepted() {
     assert_eq!(evaluate(&status, &bounded()), Verdict::accept());
     let mut service = create(WorkloadKind::Pod, json!({}));
     service.kind.kind = "Service".into();
-    service.object =
-        json!({"spec": {"containers": [{"name": "x", "resources": {"limits": {"cpu": "64"}}}]}});
+    service.object = serde_json::value::to_raw_value(
+        &json!({"spec": {"containers": [{"name": "x", "resources": {"limits": {"cpu": "64"}}}]}}),
+    )
+    .unwrap();
     assert_eq!(evaluate(&service, &bounded()), Verdict::accept());
 }
 
