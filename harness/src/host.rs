@@ -19,7 +19,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// How many instances may be alive at once, across every module of the process.
 const INSTANCE_SLOTS: u32 = 256;
-/// Memory a slot keeps mapped between instances: zeroing it is cheaper than faulting the
+/// Memory a slot keeps mapped between instances: resetting it is cheaper than faulting the
 /// stack and the heap of every evaluation back in (about 25% of a small evaluation).
 const KEEP_RESIDENT: usize = 2 << 20;
 
@@ -77,6 +77,10 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // For `perf record`: names the guest's functions in /tmp/perf-<pid>.map.
+        if std::env::var_os("KEPGUARD_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // Instances come from preallocated slots that are reset, not mapped and unmapped
         // on every evaluation: this halves the cost of a fresh instance.
         let mut pooling = PoolingAllocationConfig::new();
@@ -85,7 +89,11 @@ fn engine() -> &'static Engine {
             .total_memories(INSTANCE_SLOTS)
             .total_tables(INSTANCE_SLOTS)
             .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT);
+            .table_keep_resident(KEEP_RESIDENT)
+            // Linux 6.7+: reset only the pages an evaluation wrote, not all KEEP_RESIDENT
+            // bytes; a policy's 1 MiB stack is mostly untouched. Halves the instructions
+            // of a fresh instance (108k to 58k).
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&config).expect("the default wasmtime configuration is valid");
         let ticker = engine.clone();
@@ -112,10 +120,16 @@ struct HostState {
     host_error: Vec<u8>,
 }
 
+/// The exports a host runs after instantiation, in this order, when the module has them:
+/// the WASI reactor's constructors, a command's entry point, and waPC's registrations.
+const INITIALISERS: [&str; 3] = ["_initialize", "_start", "wapc_init"];
+
 /// A compiled policy module, ready to be instantiated for each call.
 pub struct Policy {
     name: String,
     pre: InstancePre<HostState>,
+    /// The [`INITIALISERS`] this module exports.
+    initialisers: Vec<&'static str>,
     limits: Limits,
     verbose: bool,
 }
@@ -139,12 +153,17 @@ impl Policy {
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)
             .and_then(|()| add_wapc_to_linker(&mut linker))
             .map_err(|error| anyhow!("cannot set up the host functions: {error}"))?;
+        let initialisers = INITIALISERS
+            .into_iter()
+            .filter(|export| module.get_export(export).is_some())
+            .collect();
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|error| anyhow!("module {name} cannot be linked: {error}"))?;
         Ok(Policy {
             name: name.to_string(),
             pre,
+            initialisers,
             limits,
             verbose,
         })
@@ -186,11 +205,14 @@ impl Policy {
             .pre
             .instantiate(&mut store)
             .map_err(|error| classify(error, limits))?;
-        for initialiser in ["_initialize", "_start", "wapc_init"] {
-            if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, initialiser) {
-                init.call(&mut store, ())
-                    .map_err(|error| classify(error, limits))?;
-            }
+        for initialiser in &self.initialisers {
+            let init = instance
+                .get_typed_func::<(), ()>(&mut store, initialiser)
+                .map_err(|error| {
+                    CallError::Trap(format!("{initialiser} has the wrong type: {error}"))
+                })?;
+            init.call(&mut store, ())
+                .map_err(|error| classify(error, limits))?;
         }
         let guest_call = instance
             .get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")
