@@ -275,10 +275,10 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
 }
 
 fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<Verdict, String> {
-    let sidecars = settings.sidecar_matchers()?;
-    let setup = settings.setup_matchers()?;
+    let matchers = settings.matchers()?;
+    let (sidecars, setup) = (&matchers.sidecars, &matchers.setup);
     let spec: PodSpecView = podspec::read_pod_spec(kind, object)?;
-    let roles = classify(&spec, &sidecars, &setup);
+    let roles = classify(&spec, sidecars, setup);
 
     let mut structural = legacy_sidecar_violations(kind, &spec, &roles);
     structural.extend(order_violations(
@@ -306,7 +306,7 @@ fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<V
     // Rules 3 and 4 still reject, judged on the fixed spec.
     let fixed_object = to_raw_value(&mutated).map_err(|error| error.to_string())?;
     let fixed: PodSpecView = podspec::read_pod_spec(kind, &fixed_object)?;
-    let fixed_roles = classify(&fixed, &sidecars, &setup);
+    let fixed_roles = classify(&fixed, sidecars, setup);
     let violations = gating_violations(kind, &fixed, &fixed_roles, settings);
     if !violations.is_empty() {
         return Ok(Verdict::from_violations(violations));
@@ -365,8 +365,8 @@ mod tests {
         let settings = settings(json!({}));
         classify(
             spec,
-            &settings.sidecar_matchers().unwrap(),
-            &settings.setup_matchers().unwrap(),
+            &settings.matchers().unwrap().sidecars,
+            &settings.matchers().unwrap().setup,
         )
     }
 

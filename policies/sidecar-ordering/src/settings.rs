@@ -4,6 +4,7 @@ use kepguard_common::PolicySettings;
 use kepguard_common::evaluation::settings::validate_namespaces;
 use kubewarden_policy_sdk::settings::Validatable;
 use serde::Deserialize;
+use std::cell::OnceCell;
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -21,6 +22,17 @@ pub struct Settings {
     /// Fix rules 1 and 2 instead of rejecting.
     pub mutate: bool,
     pub exempt_namespaces: Vec<String>,
+    /// The compiled matchers: validating the settings and judging a request need them both,
+    /// and compiling the image patterns is a tenth of an evaluation.
+    #[serde(skip)]
+    matchers: OnceCell<Result<Matchers, String>>,
+}
+
+/// `sidecars` and `setupContainers`, compiled.
+#[derive(Debug, Clone)]
+pub struct Matchers {
+    pub sidecars: Vec<Matcher>,
+    pub setup: Vec<Matcher>,
 }
 
 impl Default for Settings {
@@ -33,6 +45,7 @@ impl Default for Settings {
             min_termination_grace_period_seconds: 0,
             mutate: false,
             exempt_namespaces: Vec::new(),
+            matchers: OnceCell::new(),
         }
     }
 }
@@ -100,19 +113,23 @@ pub fn compile_all(field: &str, specs: &[MatcherSpec]) -> Result<Vec<Matcher>, S
 }
 
 impl Settings {
-    pub fn sidecar_matchers(&self) -> Result<Vec<Matcher>, String> {
-        compile_all("sidecars", &self.sidecars)
-    }
-
-    pub fn setup_matchers(&self) -> Result<Vec<Matcher>, String> {
-        compile_all("setupContainers", &self.setup_containers)
+    /// The matchers, compiled on first use; an error names the first invalid one.
+    pub fn matchers(&self) -> Result<&Matchers, String> {
+        self.matchers
+            .get_or_init(|| {
+                Ok(Matchers {
+                    sidecars: compile_all("sidecars", &self.sidecars)?,
+                    setup: compile_all("setupContainers", &self.setup_containers)?,
+                })
+            })
+            .as_ref()
+            .map_err(String::clone)
     }
 }
 
 impl Validatable for Settings {
     fn validate(&self) -> Result<(), String> {
-        self.sidecar_matchers()?;
-        self.setup_matchers()?;
+        self.matchers()?;
         if self.min_termination_grace_period_seconds < 0 {
             return Err(format!(
                 "minTerminationGracePeriodSeconds: {} is negative; use 0 to turn the check off or a number of seconds",
