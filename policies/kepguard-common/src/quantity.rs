@@ -103,8 +103,35 @@ impl fmt::Display for Quantity {
 
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Quantity::from_json(&value).map_err(de::Error::custom)
+        deserializer.deserialize_any(QuantityVisitor)
+    }
+}
+
+/// Reads a JSON string or number straight into a quantity, as [`Quantity::from_json`] does.
+struct QuantityVisitor;
+
+impl de::Visitor<'_> for QuantityVisitor {
+    type Value = Quantity;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string or a number")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Quantity, E> {
+        Quantity::parse(text).map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Quantity, E> {
+        Quantity::parse(&number.to_string()).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Quantity, E> {
+        Quantity::parse(&number.to_string()).map_err(E::custom)
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Quantity, E> {
+        // As serde_json writes it, so that 0.5 reads as "0.5".
+        Quantity::from_json(&serde_json::Value::from(number)).map_err(E::custom)
     }
 }
 
@@ -171,15 +198,18 @@ fn parse_nanos(text: &str) -> Result<i128, &'static str> {
     }
 
     let (power_of_ten, power_of_two) = parse_suffix(&text[pos..])?;
-    let mut value = mantissa;
-    for _ in 0..power_of_two {
-        value = value.checked_mul(2).ok_or("out of range")?;
-    }
+    // One checked multiplication per factor: i128 arithmetic is a library call in wasm.
+    let mut value = mantissa
+        .checked_mul(1 << power_of_two)
+        .ok_or("out of range")?;
     // The value in nano-units is value * 10^(power_of_ten + 9 - fraction_digits).
     let exponent = power_of_ten + 9 - fraction_digits;
     if exponent >= 0 {
-        for _ in 0..exponent {
-            value = value.checked_mul(10).ok_or("out of range")?;
+        if value != 0 {
+            value = 10i128
+                .checked_pow(exponent.unsigned_abs())
+                .and_then(|scale| value.checked_mul(scale))
+                .ok_or("out of range")?;
         }
     } else {
         // Finer than a nano-unit: round up, away from zero, as the apiserver does.
@@ -355,6 +385,23 @@ mod tests {
         assert!(Quantity::from_json(&json!(true)).is_err());
         let deserialized: Quantity = serde_json::from_value(json!("250m")).unwrap();
         assert_eq!(deserialized.text(), "250m");
+        // Deserialising reads JSON text the way from_json reads a Value.
+        for (text, expected) in [("0.5", "500m"), ("2", "2"), ("-3", "-3"), ("1e20", "1e20")] {
+            let read: Quantity = serde_json::from_str(text).unwrap();
+            assert_eq!(read, q(expected), "{text}");
+        }
+        let error = serde_json::from_str::<Quantity>("true").unwrap_err();
+        assert!(
+            error.to_string().contains("expected a string or a number"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<Quantity>(r#""8 cores""#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid quantity \"8 cores\""),
+            "{error}"
+        );
     }
 
     #[test]
