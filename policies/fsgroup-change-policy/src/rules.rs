@@ -252,15 +252,10 @@ fn chowned_volume(
     }
     // A StatefulSet's volumeClaimTemplates become persistentVolumeClaim volumes of its pods.
     if kind == WorkloadKind::StatefulSet && wanted("persistentVolumeClaim") {
-        let path = "spec.volumeClaimTemplates";
-        let templates = view::member(object, "spec")
-            .ok()
-            .flatten()
-            .and_then(|spec| view::member(spec, "volumeClaimTemplates").ok().flatten());
-        let Some(templates) = templates else {
+        let Some(templates) = view::lookup(object, &["spec", "volumeClaimTemplates"]) else {
             return Ok(None);
         };
-        let templates: Vec<ClaimTemplateView> = read_view(templates, path)?;
+        let templates: Vec<ClaimTemplateView> = read_view(templates, "spec.volumeClaimTemplates")?;
         return Ok(templates
             .first()
             .map(|first| format!("volumeClaimTemplate {:?}", first.metadata.name)));

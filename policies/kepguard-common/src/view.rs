@@ -87,23 +87,43 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Under<'_, T> {
         deserializer.deserialize_map(self)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
         let Some((key, rest)) = self.keys.split_first() else {
             return T::deserialize(MapAccessDeserializer::new(map)).map(Some);
         };
-        let mut found = None;
-        while let Some(is_wanted) = map.next_key_seed(KeyIs(key))? {
-            if is_wanted {
-                found = map.next_value_seed(Under::<T> {
-                    keys: rest,
-                    view: PhantomData,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
+        let under = Under::<T> {
+            keys: rest,
+            view: PhantomData,
+        };
+        Ok(find_member(map, key, under)?.flatten())
     }
+}
+
+impl<T> Clone for Under<'_, T> {
+    fn clone(&self) -> Self {
+        Under {
+            keys: self.keys,
+            view: PhantomData,
+        }
+    }
+}
+
+/// Reads the member `key` of `map` with `seed`, skipping the other members without building
+/// them. The last of duplicate keys wins, as in a `serde_json::Value`.
+fn find_member<'de, A, S>(mut map: A, key: &str, seed: S) -> Result<Option<S::Value>, A::Error>
+where
+    A: MapAccess<'de>,
+    S: DeserializeSeed<'de> + Clone,
+{
+    let mut found = None;
+    while let Some(is_wanted) = map.next_key_seed(KeyIs(key))? {
+        if is_wanted {
+            found = Some(map.next_value_seed(seed.clone())?);
+        } else {
+            map.next_value::<IgnoredAny>()?;
+        }
+    }
+    Ok(found)
 }
 
 /// `raw` is not a JSON object.
@@ -124,7 +144,14 @@ pub fn member<'a>(raw: &'a RawValue, key: &str) -> Result<Option<&'a RawValue>, 
     Ok(found.filter(|value| value.get() != "null"))
 }
 
-/// Finds one member of a map, skipping the others without building them.
+/// The value under `keys` in `raw`, or `None` when a key is missing, a value is `null` or
+/// a value on the way is not an object: for optional fields whose absence is no error.
+pub fn lookup<'a>(raw: &'a RawValue, keys: &[&str]) -> Option<&'a RawValue> {
+    keys.iter()
+        .try_fold(raw, |current, key| member(current, key).ok().flatten())
+}
+
+/// Finds one member of a map.
 struct Member<'k>(&'k str);
 
 impl<'de> DeserializeSeed<'de> for Member<'_> {
@@ -145,16 +172,8 @@ impl<'de> Visitor<'de> for Member<'_> {
         formatter.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(is_wanted) = map.next_key_seed(KeyIs(self.0))? {
-            if is_wanted {
-                found = Some(map.next_value()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        find_member(map, self.0, PhantomData::<&'de RawValue>)
     }
 }
 
@@ -236,6 +255,16 @@ mod tests {
         ] {
             assert!(read_at::<NameView>(&raw(bad), &["spec"]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn looks_up_optional_paths() {
+        let object = raw(r#"{"metadata": {"labels": {"app": "shop"}}, "spec": 3}"#);
+        let found = lookup(&object, &["metadata", "labels", "app"]).unwrap();
+        assert_eq!(found.get(), r#""shop""#);
+        assert!(lookup(&object, &["metadata", "annotations", "app"]).is_none());
+        assert!(lookup(&object, &["spec", "ports"]).is_none());
+        assert_eq!(lookup(&object, &[]).unwrap().get(), object.get());
     }
 
     #[test]

@@ -117,9 +117,9 @@ fn read_spec(object: &RawValue, path: &str) -> Result<ServiceSpecView, String> {
     }
     // Read again to name the path of the error. An object that is not a JSON object has no
     // spec, like one without a spec.
-    match view::member(object, "spec") {
-        Ok(Some(spec)) => read_view(spec, path),
-        Ok(None) | Err(_) => Ok(ServiceSpecView::default()),
+    match view::lookup(object, &["spec"]) {
+        Some(spec) => read_view(spec, path),
+        None => Ok(ServiceSpecView::default()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::settings::Settings;
 use kepguard_common::request::UserInfo;
-use kepguard_common::view::member;
+use kepguard_common::view::lookup;
 use serde_json::value::RawValue;
 
 /// The value of `lockLabel` that locks a Pod's resources.
@@ -47,11 +47,7 @@ pub fn resizer_violation(user: &UserInfo, settings: &Settings) -> Option<String>
 
 /// Rule 5: the existing Pod carries `lockLabel: locked`.
 pub fn lock_violation(old_object: &RawValue, settings: &Settings) -> Option<String> {
-    let value = member(old_object, "metadata")
-        .ok()
-        .flatten()
-        .and_then(|metadata| member(metadata, "labels").ok().flatten())
-        .and_then(|labels| member(labels, &settings.lock_label).ok().flatten())
+    let value = lookup(old_object, &["metadata", "labels", &settings.lock_label])
         .and_then(|value| serde_json::from_str::<String>(value.get()).ok());
     (value.as_deref() == Some(LOCKED)).then(|| {
         format!(
