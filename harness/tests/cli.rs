@@ -254,3 +254,100 @@ fn the_built_fsgroup_policy_rejects_with_a_status() {
     );
     assert_eq!(response.get("patch"), None);
 }
+
+#[test]
+fn bench_reports_every_figure_with_the_native_ratio() {
+    let module_bytes = std::fs::metadata(fsgroup_module()).unwrap().len();
+    let dir = scratch("bench");
+    let inputs = dir.join("inputs");
+    let suite = "fixtures/fsgroup-change-policy/suite.yaml";
+    let output = kepguard(&["bench", "--write-inputs", inputs.to_str().unwrap(), suite]);
+    assert!(output.status.success(), "{output:?}");
+    let labels = [
+        "mutated", "accepted", "rejected", "pod-1", "pod-10", "pod-50", "pod-100",
+    ];
+    // A native baseline of 2 µs per input, where criterion would leave its medians.
+    let native = dir.join("criterion");
+    for label in labels {
+        let payload: Value = serde_json::from_slice(
+            &std::fs::read(
+                inputs
+                    .join("fsgroup-change-policy")
+                    .join(format!("{label}.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(payload["request"]["object"].is_object(), "{label}");
+        let estimates = native.join(format!("native-fsgroup-change-policy/{label}/new"));
+        std::fs::create_dir_all(&estimates).unwrap();
+        let median = json!({"median": {"point_estimate": 2000.0}});
+        write(&estimates, "estimates.json", median.to_string());
+    }
+
+    let report = dir.join("bench.json");
+    let output = kepguard(&[
+        "bench",
+        "--sample-ms",
+        "1",
+        "--throughput-ms",
+        "1",
+        "--native",
+        native.to_str().unwrap(),
+        "--json",
+        report.to_str().unwrap(),
+        suite,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.contains("fresh/native <= 3"), "{table}");
+
+    let reports: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let policy = &reports.as_array().unwrap()[0];
+    assert_eq!(policy["policy"], "fsgroup-change-policy");
+    assert_eq!(policy["module_bytes"], module_bytes);
+    assert_eq!(policy["fixture"], "mutated");
+    assert_eq!(policy["native_p50_us"], 2.0);
+    let figure = |name: &str| {
+        policy[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}: {policy}"))
+    };
+    for name in [
+        "compile_ms",
+        "fresh_p50_us",
+        "warm_p50_us",
+        "instantiate_p50_us",
+    ] {
+        assert!(figure(name) > 0.0, "{name}: {policy}");
+    }
+    assert!(figure("fresh_p99_us") >= figure("fresh_p50_us"));
+    assert_eq!(
+        figure("ratio_fresh_to_native"),
+        figure("fresh_p50_us") / 2.0
+    );
+    let verdicts: Vec<(&str, &str)> = policy["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|input| {
+            (
+                input["label"].as_str().unwrap(),
+                input["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("mutated", "mutated"),
+            ("accepted", "accepted"),
+            ("rejected", "rejected"),
+            ("pod-1", "mutated"),
+            ("pod-10", "mutated"),
+            ("pod-50", "mutated"),
+            ("pod-100", "mutated"),
+        ]
+    );
+    assert!(policy["linear"].is_boolean(), "{policy}");
+}
