@@ -26,7 +26,7 @@ pub struct ValidationRequest<S> {
 #[derive(Deserialize, Debug)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AdmissionRequest {
-    pub kind: GroupVersionKind,
+    pub kind: GroupKind,
     #[serde(alias = "sub_resource")]
     pub sub_resource: String,
     pub namespace: String,
@@ -44,7 +44,7 @@ pub struct AdmissionRequest {
 impl Default for AdmissionRequest {
     fn default() -> AdmissionRequest {
         AdmissionRequest {
-            kind: GroupVersionKind::default(),
+            kind: GroupKind::default(),
             sub_resource: String::new(),
             namespace: String::new(),
             operation: String::new(),
@@ -55,11 +55,11 @@ impl Default for AdmissionRequest {
     }
 }
 
+/// The kind of the object; rules tell kinds apart by group and kind, not by version.
 #[derive(Deserialize, Debug, Default, Clone, PartialEq, Eq)]
 #[serde(default)]
-pub struct GroupVersionKind {
+pub struct GroupKind {
     pub group: String,
-    pub version: String,
     pub kind: String,
 }
 
