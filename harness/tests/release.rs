@@ -1,6 +1,10 @@
 //! The release tooling: metadata checks, annotation, manifests, Artifact Hub files and the OCI
 //! layout. The registry round trip itself is scripts/registry-test.sh (`make registry-test`).
 
+// Only answering_guest is used here; the other guests serve the other test files.
+#[allow(dead_code)]
+mod guests;
+
 use kepguard::annotate::annotate;
 use kepguard::artifacthub;
 use kepguard::manifest::{self, ManifestKind, ManifestOptions};
@@ -23,21 +27,7 @@ fn scratch(test: &str) -> PathBuf {
 
 /// A waPC guest that answers every call with `answer`.
 fn guest_answering(answer: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-          (import "wapc" "__guest_request" (func $request (param i32 i32)))
-          (import "wapc" "__guest_response" (func $response (param i32 i32)))
-          (memory (export "memory") 2)
-          (data (i32.const 1024) "{data}")
-          (func (export "wapc_init"))
-          (func (export "__guest_call") (param i32 i32) (result i32)
-            (call $request (i32.const 65536) (i32.const 65600))
-            (call $response (i32.const 1024) (i32.const {len}))
-            (i32.const 1)))"#,
-        data = answer.replace('"', "\\\""),
-        len = answer.len()
-    ))
-    .expect("valid WAT")
+    guests::answering_guest(answer, answer)
 }
 
 /// The raw JSON of the metadata section, and how many such sections the module has.
