@@ -25,7 +25,7 @@ policies:
 	scripts/build-policies.sh $(POLICIES)
 
 harness:
-	cargo build -p kepguard
+	cargo build -p kepguard-harness
 
 suites: policies harness
 	$(KEPGUARD) test --junit build/suites.xml $(SUITES)
@@ -71,7 +71,7 @@ bench: policies harness
 	$(KEPGUARD) bench --write-inputs build/bench-inputs $(SUITES)
 	: >build/bench-stdin
 	KEPGUARD_BENCH_INPUTS=$(CURDIR)/build/bench-inputs \
-		cargo bench -p kepguard-bench --bench native <build/bench-stdin
+		cargo bench --workspace --bench native <build/bench-stdin
 	$(KEPGUARD) bench --native target/criterion --json build/bench.json $(SUITES)
 
 test: fmt-check clippy unit-tests suites artifacthub-check registry-test

@@ -1,6 +1,5 @@
 use kepguard_common::PolicySettings;
-use kepguard_common::evaluation::settings::validate_namespaces;
-use kubewarden_policy_sdk::settings::Validatable;
+use kepguard_common::settings::validate_namespaces;
 use serde::Deserialize;
 
 /// The values the apiserver accepts for `fsGroupChangePolicy`.
@@ -84,8 +83,9 @@ fn check_known(field: &str, values: &[String], valid: &[&str]) -> Result<(), Str
     }
 }
 
-impl Validatable for Settings {
-    fn validate(&self) -> Result<(), String> {
+impl Settings {
+    /// Checks every field; the error names the field and the values it accepts.
+    pub fn check(&self) -> Result<(), String> {
         check_known("allowedPolicies", &self.allowed_policies, &CHANGE_POLICIES)?;
         if self.allowed_policies.is_empty() {
             return Err(format!(
@@ -116,8 +116,15 @@ impl Validatable for Settings {
 }
 
 impl PolicySettings for Settings {
+    type Compiled = Self;
+
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
+    }
+
+    fn compile(self) -> Result<Self, String> {
+        self.check()?;
+        Ok(self)
     }
 }
 
@@ -129,7 +136,7 @@ mod tests {
     fn validate(settings: serde_json::Value) -> Result<(), String> {
         serde_json::from_value::<Settings>(settings)
             .map_err(|e| e.to_string())?
-            .validate()
+            .check()
     }
 
     #[test]

@@ -1,8 +1,7 @@
 use crate::clusterip::{AddressRange, Cidr};
 use crate::portrange::{self, PortRange};
 use kepguard_common::PolicySettings;
-use kepguard_common::evaluation::settings::validate_namespaces;
-use kubewarden_policy_sdk::settings::Validatable;
+use kepguard_common::settings::validate_namespaces;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -148,15 +147,23 @@ fn check_disjoint(reservations: &BTreeMap<String, Vec<PortRange>>) -> Result<(),
     Ok(())
 }
 
-impl Validatable for Settings {
-    fn validate(&self) -> Result<(), String> {
+impl Settings {
+    /// Checks every field; the error names the field and the values it accepts.
+    pub fn check(&self) -> Result<(), String> {
         self.parse().map(|_| ())
     }
 }
 
 impl PolicySettings for Settings {
+    type Compiled = Self;
+
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
+    }
+
+    fn compile(self) -> Result<Self, String> {
+        self.check()?;
+        Ok(self)
     }
 }
 

@@ -1,7 +1,6 @@
 use crate::containers::Resource;
-use kepguard_common::evaluation::settings::{is_dns1123_label, validate_namespaces};
+use kepguard_common::settings::{is_dns1123_label, validate_namespaces};
 use kepguard_common::{PolicySettings, Quantity};
-use kubewarden_policy_sdk::settings::Validatable;
 use serde::Deserialize;
 
 /// One unit in `Quantity::nanos`: the smallest factor.
@@ -220,8 +219,9 @@ fn is_label_key(key: &str) -> bool {
     name_valid && prefix.is_none_or(is_dns1123_subdomain)
 }
 
-impl Validatable for Settings {
-    fn validate(&self) -> Result<(), String> {
+impl Settings {
+    /// Checks every field; the error names the field and the values it accepts.
+    pub fn check(&self) -> Result<(), String> {
         self.cpu.validate("cpu")?;
         self.memory.bounds.validate("memory")?;
         if let Some(bad) = self
@@ -251,8 +251,15 @@ impl Validatable for Settings {
 }
 
 impl PolicySettings for Settings {
+    type Compiled = Self;
+
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
+    }
+
+    fn compile(self) -> Result<Self, String> {
+        self.check()?;
+        Ok(self)
     }
 }
 
@@ -263,7 +270,7 @@ mod tests {
 
     fn parse(settings: Value) -> Result<Settings, String> {
         let settings: Settings = serde_json::from_value(settings).map_err(|e| e.to_string())?;
-        settings.validate().map(|()| settings)
+        settings.check().map(|()| settings)
     }
 
     fn error(settings: Value) -> String {

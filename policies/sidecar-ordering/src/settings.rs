@@ -1,8 +1,7 @@
 use crate::image::ImageReference;
 use crate::matcher::{ImagePattern, NamePattern};
 use kepguard_common::PolicySettings;
-use kepguard_common::evaluation::settings::validate_namespaces;
-use kubewarden_policy_sdk::settings::Validatable;
+use kepguard_common::settings::validate_namespaces;
 use serde::Deserialize;
 use std::cell::OnceCell;
 
@@ -127,8 +126,9 @@ impl Settings {
     }
 }
 
-impl Validatable for Settings {
-    fn validate(&self) -> Result<(), String> {
+impl Settings {
+    /// Checks every field; the error names the field and the values it accepts.
+    pub fn check(&self) -> Result<(), String> {
         self.matchers()?;
         if self.min_termination_grace_period_seconds < 0 {
             return Err(format!(
@@ -146,8 +146,15 @@ impl Validatable for Settings {
 }
 
 impl PolicySettings for Settings {
+    type Compiled = Self;
+
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
+    }
+
+    fn compile(self) -> Result<Self, String> {
+        self.check()?;
+        Ok(self)
     }
 }
 
@@ -159,7 +166,7 @@ mod tests {
     fn validate(settings: serde_json::Value) -> Result<(), String> {
         serde_json::from_value::<Settings>(settings)
             .map_err(|e| e.to_string())?
-            .validate()
+            .check()
     }
 
     #[test]

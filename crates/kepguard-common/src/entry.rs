@@ -2,11 +2,11 @@
 //! with a clear message instead of a trap, exempt namespaces, and writing the response.
 
 use crate::request::{AdmissionRequest, ValidationRequest};
-use kubewarden_policy_sdk::response::ValidationResponse;
-use kubewarden_policy_sdk::settings::{SettingsValidationResponse, Validatable};
+use crate::settings::PolicySettings;
+use crate::verdict::Verdict;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::CallResult;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 /// Defines a policy's waPC entry points: `pub fn validate` and `pub fn validate_settings`
 /// (plain functions, so tests and benchmarks can call them natively), and on wasm32 the
@@ -32,76 +32,16 @@ macro_rules! policy_entry_points {
 
         /// The waPC `validate` operation.
         pub fn validate(payload: &[u8]) -> ::kubewarden_policy_sdk::wapc_guest::CallResult {
-            $crate::evaluation::validate::<$settings>(payload, $rule)
+            $crate::entry::validate::<$settings>(payload, $rule)
         }
 
         /// The waPC `validate_settings` operation.
         pub fn validate_settings(
             payload: &[u8],
         ) -> ::kubewarden_policy_sdk::wapc_guest::CallResult {
-            $crate::evaluation::validate_settings::<$settings>(payload)
+            $crate::entry::validate_settings::<$settings>(payload)
         }
     };
-}
-
-/// What every policy's settings offer the shared entry points.
-pub trait PolicySettings: DeserializeOwned + Default + Validatable {
-    /// Requests in these namespaces are accepted untouched.
-    fn exempt_namespaces(&self) -> &[String];
-}
-
-/// A policy's decision on one request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Accept {
-        warnings: Vec<String>,
-    },
-    Reject {
-        message: String,
-    },
-    Mutate {
-        object: Value,
-        warnings: Vec<String>,
-    },
-}
-
-impl Verdict {
-    pub fn accept() -> Verdict {
-        Verdict::Accept {
-            warnings: Vec::new(),
-        }
-    }
-
-    pub fn reject(message: impl Into<String>) -> Verdict {
-        Verdict::Reject {
-            message: message.into(),
-        }
-    }
-
-    /// Rejects with every violation listed, or accepts when there is none.
-    pub fn from_violations(violations: Vec<String>) -> Verdict {
-        if violations.is_empty() {
-            Verdict::accept()
-        } else {
-            Verdict::reject(violations.join("; "))
-        }
-    }
-
-    fn into_response(self) -> ValidationResponse {
-        let (accepted, message, mutated_object, warnings) = match self {
-            Verdict::Accept { warnings } => (true, None, None, warnings),
-            Verdict::Reject { message } => (false, Some(message), None, Vec::new()),
-            Verdict::Mutate { object, warnings } => (true, None, Some(object), warnings),
-        };
-        ValidationResponse {
-            accepted,
-            message,
-            code: None,
-            mutated_object,
-            audit_annotations: None,
-            warnings: (!warnings.is_empty()).then_some(warnings),
-        }
-    }
 }
 
 /// The `validate` operation: parses the payload, skips exempt namespaces and applies `rule`.
@@ -109,15 +49,18 @@ impl Verdict {
 /// so the module never reports a failure for bad input.
 pub fn validate<S: PolicySettings>(
     payload: &[u8],
-    rule: impl FnOnce(&AdmissionRequest, &S) -> Verdict,
+    rule: impl FnOnce(&AdmissionRequest, &S::Compiled) -> Verdict,
 ) -> CallResult {
     let verdict = match parse::<ValidationRequest<S>>(payload) {
         Err(error) => Verdict::reject(format!("invalid validation request: {error}")),
-        Ok(request) => match request.settings.validate() {
-            Err(error) => Verdict::reject(format!("invalid policy settings: {error}")),
-            Ok(()) if is_exempt(&request.settings, &request.request.namespace) => Verdict::accept(),
-            Ok(()) => rule(&request.request, &request.settings),
-        },
+        Ok(ValidationRequest { request, settings }) => {
+            let exempt = is_exempt(&settings, &request.namespace);
+            match settings.compile() {
+                Err(error) => Verdict::reject(format!("invalid policy settings: {error}")),
+                Ok(_) if exempt => Verdict::accept(),
+                Ok(compiled) => rule(&request, &compiled),
+            }
+        }
     };
     Ok(serde_json::to_vec(&verdict.into_response())?)
 }
@@ -132,7 +75,7 @@ pub fn validate_settings<S: PolicySettings>(payload: &[u8]) -> CallResult {
     };
     // serde would also read a struct from a JSON array; settings are an object.
     let outcome = match payload.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => parse::<S>(payload).and_then(|settings| settings.validate()),
+        Some(b'{') => parse::<S>(payload).and_then(|settings| settings.compile().map(drop)),
         _ => Err("settings must be a JSON object".to_string()),
     };
     let response = SettingsValidationResponse {
@@ -169,33 +112,11 @@ fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
     })
 }
 
-/// Validation helpers shared by every policy's settings.
-pub mod settings {
-    /// Checks that every namespace name is a DNS-1123 label.
-    pub fn validate_namespaces(field: &str, namespaces: &[String]) -> Result<(), String> {
-        match namespaces.iter().find(|n| !is_dns1123_label(n)) {
-            Some(bad) => Err(format!(
-                "{field}: {bad:?} is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)"
-            )),
-            None => Ok(()),
-        }
-    }
-
-    pub fn is_dns1123_label(name: &str) -> bool {
-        let bytes = name.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= 63
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-            && bytes[0] != b'-'
-            && bytes[bytes.len() - 1] != b'-'
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Verdict;
+    use serde_json::Value;
     use serde::Deserialize;
     use serde_json::json;
 
@@ -206,26 +127,26 @@ mod tests {
         limit: u32,
     }
 
-    impl Validatable for TestSettings {
-        fn validate(&self) -> Result<(), String> {
-            settings::validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
+    impl PolicySettings for TestSettings {
+        type Compiled = u32;
+
+        fn exempt_namespaces(&self) -> &[String] {
+            &self.exempt_namespaces
+        }
+
+        fn compile(self) -> Result<u32, String> {
+            crate::settings::validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
             if self.limit > 10 {
                 return Err(format!("limit: {} is above 10", self.limit));
             }
-            Ok(())
-        }
-    }
-
-    impl PolicySettings for TestSettings {
-        fn exempt_namespaces(&self) -> &[String] {
-            &self.exempt_namespaces
+            Ok(self.limit)
         }
     }
 
     fn run(payload: Value) -> Value {
         let bytes = serde_json::to_vec(&payload).unwrap();
-        let response = validate::<TestSettings>(&bytes, |request, _| {
-            if request.operation == "DELETE" {
+        let response = validate::<TestSettings>(&bytes, |request, limit| {
+            if request.operation == "DELETE" || *limit == 7 {
                 Verdict::reject("no deletes")
             } else {
                 Verdict::accept()
@@ -247,6 +168,9 @@ mod tests {
         let response = run(json!({"settings": {}, "request": {"operation": "CREATE"}}));
         assert_eq!(response["accepted"], true);
         assert_eq!(response["message"], Value::Null);
+        // The rule reads the compiled settings.
+        let response = run(json!({"settings": {"limit": 7}, "request": {"operation": "CREATE"}}));
+        assert_eq!(response["message"], "no deletes");
     }
 
     #[test]
