@@ -4,6 +4,7 @@
 #               Artifact Hub files, and a push/pull round trip through a real OCI registry
 #   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
 #   make bench  performance of every module against the native baseline: build/bench.json
+# Tools that are missing are installed by scripts/setup.sh, the one list of them.
 
 KEPGUARD := target/debug/kepguard
 SUITES   ?=
@@ -13,27 +14,31 @@ REGISTRY ?=
 # If set, `make publish` refuses any policy whose crate version differs.
 VERSION  ?=
 
-.PHONY: all run policies harness suites test fmt-check clippy unit-tests clean \
+.PHONY: all run host policies suites test fmt-check clippy unit-tests clean \
 	annotate artifacthub artifacthub-check publish registry-test fuzz bench
 
 all: run
 
-run: policies harness
+run: policies
 	$(KEPGUARD) test $(SUITES)
 
-policies:
-	scripts/build-policies.sh $(POLICIES)
+# Every host-side crate and test target in one cargo invocation: `make` and `make test`
+# share these artifacts (one feature set, one profile), so wasmtime and the OCI client
+# compile once.
+host:
+	cargo build --workspace --all-targets
 
-harness:
-	cargo build -p kepguard-harness
+policies: host
+	scripts/setup.sh wasm binaryen
+	$(KEPGUARD) build $(POLICIES)
 
-suites: policies harness
+suites: policies
 	$(KEPGUARD) test --junit build/suites.xml $(SUITES)
 
 fmt-check:
 	cargo fmt --all --check
 
-clippy:
+clippy: host
 	cargo clippy --workspace --all-targets -- -D warnings
 
 # The harness's tests run the built modules, so the modules come first.
@@ -46,15 +51,15 @@ fuzz:
 	KEPGUARD_FUZZ_CASES=$(FUZZ_CASES) cargo test --workspace --test fuzz
 
 # Embeds each policy's metadata (checked against its crate version) in build/annotated/<policy>.wasm.
-annotate: policies harness
+annotate: policies
 	$(KEPGUARD) annotate $(POLICIES)
 
 # Regenerates artifacthub/<policy>/artifacthub-pkg.yml.
-artifacthub: harness
+artifacthub: host
 	$(KEPGUARD) artifacthub $(POLICIES)
 
 # Fails when a committed Artifact Hub file is not what the generator makes.
-artifacthub-check: harness
+artifacthub-check: host
 	$(KEPGUARD) artifacthub --check
 
 publish: annotate
@@ -62,11 +67,12 @@ publish: annotate
 
 # Pushes every annotated policy to a throwaway registry on 127.0.0.1 and pulls it back.
 registry-test: annotate
-	KEPGUARD=$(KEPGUARD) scripts/registry-test.sh $(POLICIES)
+	scripts/setup.sh registry
+	KEPGUARD=$(KEPGUARD) scripts/with-registry.sh scripts/registry-test.sh $(POLICIES)
 
 # Performance (not part of `make test`): the modules in wasm and the same rules natively, side by
 # side in one run; writes build/bench.json. Native medians come from criterion (target/criterion).
-bench: policies harness
+bench: policies
 	rm -rf build/bench-inputs
 	$(KEPGUARD) bench --write-inputs build/bench-inputs $(SUITES)
 	: >build/bench-stdin

@@ -1,71 +1,19 @@
 #!/usr/bin/env bash
-# Publishes every annotated policy to a real OCI registry (the CNCF distribution registry,
-# Debian's docker-registry package) on 127.0.0.1, then pulls each one back, checks its digest
-# and bytes, and runs the pulled module against its suite. Also shows that pushing the same
-# content again gives the same digest, and that an unannotated module is refused.
-# Usage: scripts/registry-test.sh [POLICY...]   (default every policy; after make annotate;
-# run by make test)
+# Publishes every annotated policy to the registry of scripts/with-registry.sh
+# ($KEPGUARD_REGISTRY), then pulls each one back, checks its digest and bytes, and runs the
+# pulled module against its suite. Also shows that pushing the same content again gives the
+# same digest, and that an unannotated module is refused.
+# Usage: scripts/with-registry.sh scripts/registry-test.sh [POLICY...]   (default every
+# policy; after make annotate; run by make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KEPGUARD=${KEPGUARD:-target/debug/kepguard}
-REGISTRY_BIN=/usr/bin/docker-registry
+registry=${KEPGUARD_REGISTRY:?run me through scripts/with-registry.sh}
 started=$SECONDS
-
-if [ ! -x "$REGISTRY_BIN" ]; then
-  echo "installing Debian's docker-registry (the CNCF distribution registry)" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
-fi
-
 scratch=$(mktemp -d)
-registry_pid=
-cleanup() {
-  if [ -n "$registry_pid" ]; then
-    kill "$registry_pid" 2>"$scratch/kill.log" || true
-    wait "$registry_pid" 2>"$scratch/wait.log" || true
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-# A free loopback port, chosen by the kernel.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-registry="127.0.0.1:$port"
-mkdir -p "$scratch/storage" "$scratch/pulled"
-cat >"$scratch/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $scratch/storage
-  delete:
-    enabled: true
-http:
-  addr: $registry
-EOF
-"$REGISTRY_BIN" serve "$scratch/config.yml" >"$scratch/registry.log" 2>&1 &
-registry_pid=$!
-
-# Wait at most 20 s for the registry to answer.
-for _ in $(seq 100); do
-  if curl -fsS --max-time 1 -o "$scratch/v2.json" "http://$registry/v2/"; then
-    break
-  fi
-  if ! kill -0 "$registry_pid" 2>"$scratch/kill.log"; then
-    echo "the registry exited:" >&2
-    cat "$scratch/registry.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-curl -fsS --max-time 2 -o "$scratch/v2.json" "http://$registry/v2/" || {
-  echo "the registry at $registry did not answer within 20 s" >&2
-  cat "$scratch/registry.log" >&2
-  exit 1
-}
-echo "registry: $registry (storage $scratch/storage)"
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/pulled"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -110,14 +110,18 @@ impl AdmissionResponse {
     }
 }
 
+/// The payload of the waPC `validate` operation, as policy-server sends it.
+pub fn validate_payload(request: &Value, settings: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"request": request, "settings": settings}))
+        .expect("a JSON value serialises")
+}
+
 /// Sends `request` with `settings` to the policy's `validate` and turns the answer into an
 /// AdmissionResponse: a mutated object becomes a base64 RFC 6902 patch against the
 /// request's object.
 pub fn evaluate(policy: &Policy, request: &Value, settings: &Value) -> Result<AdmissionResponse> {
-    let payload = serde_json::to_vec(&json!({"request": request, "settings": settings}))
-        .expect("a JSON value serialises");
     let raw = policy
-        .call("validate", &payload)
+        .call("validate", &validate_payload(request, settings))
         .map_err(|error| anyhow!("module {}: {error}", policy.name()))?;
     let response: ValidationResponse = serde_json::from_slice(&raw).with_context(|| {
         format!(

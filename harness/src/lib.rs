@@ -1,13 +1,16 @@
-//! The kepguard harness: a native waPC host for Kubewarden policy modules, and the
-//! declarative suite runner built on it, and the release tooling: annotation, manifests,
-//! Artifact Hub files, and OCI push and pull.
+//! The kepguard harness, by layer:
+//!
+//! - [`host`]: the waPC host on wasmtime (engine, imports, instances, errors);
+//! - [`admission`]: AdmissionRequests in, AdmissionResponses and JSON patches out;
+//! - [`suite`] and [`bench`]: declarative test suites, and what a policy costs;
+//! - [`release`]: metadata, annotation, manifests, Artifact Hub files, OCI push and pull;
+//! - [`workspace`]: which folders are policies, and building their modules;
+//! - [`commands`]: the bodies of the `kepguard` subcommands.
 
 pub mod admission;
-pub mod annotate;
-pub mod artifacthub;
 pub mod bench;
+pub mod commands;
 pub mod host;
-pub mod manifest;
-pub mod metadata;
-pub mod oci;
+pub mod release;
 pub mod suite;
+pub mod workspace;

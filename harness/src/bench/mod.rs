@@ -7,16 +7,19 @@
 //! model), and the throughput of one evaluation thread per core on fresh instances.
 //!
 //! The native baseline is the same rule code called in-process: `kepguard bench --write-inputs
-//! DIR` writes every payload measured here, the `kepguard-bench` crate's criterion benchmark
-//! runs each policy's `validate` on exactly those bytes, and `kepguard bench --native DIR` reads
+//! DIR` writes every payload measured here, each policy's `benches/native.rs` (criterion,
+//! through the `kepguard-bench` crate) runs its `validate` on exactly those bytes, and `kepguard bench --native DIR` reads
 //! criterion's medians back and prints the ratio fresh-instance / native. `make bench` runs the
 //! three steps in one go.
 
-use crate::admission;
+pub mod inputs;
+
+pub use inputs::{generated_pod, generated_service, input_path, workload, write_inputs};
+
 use crate::host::{Limits, Policy};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -108,237 +111,6 @@ pub struct PolicyReport {
     pub marginal_us_per_item: Option<(f64, f64)>,
     pub linear: Option<bool>,
     pub inputs: Vec<InputReport>,
-}
-
-/// Reads a suite and picks what to measure.
-pub fn workload(suite_path: &Path) -> Result<Workload> {
-    let text = std::fs::read_to_string(suite_path)
-        .with_context(|| format!("cannot read suite {}", suite_path.display()))?;
-    let suite: Value = serde_norway::from_str(&text)
-        .with_context(|| format!("suite {} is malformed", suite_path.display()))?;
-    let dir = suite_path.parent().unwrap_or(Path::new("."));
-    let policy = dir
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| suite_path.display().to_string());
-    let module = suite
-        .get("module")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("suite {} names no module", suite_path.display()))?;
-    let settings = suite_settings(dir, &suite)?;
-    let cases = suite
-        .get("cases")
-        .and_then(Value::as_array)
-        .ok_or_else(|| anyhow!("suite {} has no cases", suite_path.display()))?;
-
-    // Only cases with the suite's default settings: one settings object per policy.
-    let candidates: Vec<(&str, &str, &str)> = cases
-        .iter()
-        .filter(|case| case.get("settings").is_none() && case.get("settingsFile").is_none())
-        .filter_map(|case| {
-            let name = case.get("name")?.as_str()?;
-            let request = case.get("request")?.as_str()?;
-            let label = match (case.get("allowed")?.as_bool()?, case.get("patched")) {
-                (false, _) => "rejected",
-                (true, Some(_)) => "mutated",
-                (true, None) => "accepted",
-            };
-            Some((label, name, request))
-        })
-        .collect();
-    let first_accepted = candidates
-        .iter()
-        .find(|(label, _, _)| *label != "rejected")
-        .ok_or_else(|| anyhow!("suite {} has no accepted case", suite_path.display()))?;
-    let mut chosen = vec![*first_accepted];
-    for label in ["accepted", "rejected", "mutated"] {
-        if let Some(found) = candidates.iter().find(|(l, _, _)| *l == label)
-            && !chosen.iter().any(|(l, _, _)| *l == label)
-        {
-            chosen.push(*found);
-        }
-    }
-
-    let mut inputs = Vec::new();
-    let mut headline_kind = String::new();
-    for (label, name, request_file) in chosen {
-        let request = admission::load_request(&dir.join(request_file))?;
-        if headline_kind.is_empty() {
-            headline_kind = request
-                .pointer("/kind/kind")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-        }
-        inputs.push(Input {
-            label: label.to_string(),
-            case: format!("{name} ({request_file})"),
-            items: None,
-            payload: payload(&request, &settings),
-        });
-    }
-    for items in SIZES {
-        let (label, case, request) = if headline_kind == "Service" {
-            (
-                format!("service-{items}"),
-                format!("generated Service with {items} node ports"),
-                generated_service(items),
-            )
-        } else {
-            (
-                format!("pod-{items}"),
-                format!("generated Pod with {items} containers and {items} init containers"),
-                generated_pod(items),
-            )
-        };
-        inputs.push(Input {
-            label,
-            case,
-            items: Some(items),
-            payload: payload(&request, &settings),
-        });
-    }
-    Ok(Workload {
-        policy,
-        module: dir.join(module),
-        inputs,
-    })
-}
-
-fn suite_settings(dir: &Path, suite: &Value) -> Result<Value> {
-    match (suite.get("settings"), suite.get("settingsFile")) {
-        (Some(settings), None) if !settings.is_null() => Ok(settings.clone()),
-        (_, Some(file)) => {
-            let path = dir.join(file.as_str().unwrap_or_default());
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read settings file {}", path.display()))?;
-            admission::parse_settings(&text, &format!("in {}", path.display()))
-        }
-        _ => Ok(json!({})),
-    }
-}
-
-/// The `validate` payload, as `admission::evaluate` sends it.
-fn payload(request: &Value, settings: &Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({"request": request, "settings": settings}))
-        .expect("a JSON value serialises")
-}
-
-fn admission_request(kind: &str, resource: &str, object: Value) -> Value {
-    json!({
-        "uid": "00000000-0000-0000-0000-00000000bench",
-        "kind": {"group": "", "version": "v1", "kind": kind},
-        "resource": {"group": "", "version": "v1", "resource": resource},
-        "requestKind": {"group": "", "version": "v1", "kind": kind},
-        "requestResource": {"group": "", "version": "v1", "resource": resource},
-        "name": object["metadata"]["name"],
-        "namespace": "default",
-        "operation": "CREATE",
-        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
-        "object": object,
-        "oldObject": null,
-        "dryRun": false,
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
-    })
-}
-
-/// A Pod CREATE with `items` containers and `items` init containers (every other one a
-/// native sidecar), each with resources, a resize policy, a probe and a volume mount, and a
-/// PVC volume with an fsGroup: every policy has work to do on every container.
-pub fn generated_pod(items: usize) -> Value {
-    let container = |name: String, sidecar: bool| {
-        let mut container = json!({
-            "name": name,
-            "image": format!("registry.example.com/team/{name}:1.0.0"),
-            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-            "env": [{"name": "MODE", "value": "production"}],
-            "resources": {
-                "requests": {"cpu": "100m", "memory": "128Mi"},
-                "limits": {"cpu": "500m", "memory": "256Mi"}
-            },
-            "resizePolicy": [
-                {"resourceName": "cpu", "restartPolicy": "NotRequired"},
-                {"resourceName": "memory", "restartPolicy": "NotRequired"}
-            ],
-            "startupProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-            "volumeMounts": [{"name": "data", "mountPath": "/data"}]
-        });
-        if sidecar {
-            container["restartPolicy"] = json!("Always");
-        }
-        container
-    };
-    let containers: Vec<Value> = (0..items)
-        .map(|i| container(format!("app-{i}"), false))
-        .collect();
-    let init_containers: Vec<Value> = (0..items)
-        .map(|i| container(format!("init-{i}"), i % 2 == 1))
-        .collect();
-    let pod = json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": format!("bench-{items}"),
-            "namespace": "default",
-            "labels": {"app": "bench"}
-        },
-        "spec": {
-            "securityContext": {"fsGroup": 2000, "runAsUser": 1000},
-            "terminationGracePeriodSeconds": 60,
-            "initContainers": init_containers,
-            "containers": containers,
-            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
-        }
-    });
-    admission_request("Pod", "pods", pod)
-}
-
-/// A NodePort Service CREATE with `items` ports, each pinned to a node port in the static
-/// band (TCP and UDP share each node port).
-pub fn generated_service(items: usize) -> Value {
-    let ports: Vec<Value> = (0..items)
-        .map(|i| {
-            json!({
-                "name": format!("port-{i}"),
-                "protocol": if i % 2 == 0 { "TCP" } else { "UDP" },
-                "port": 8000 + i,
-                "targetPort": 8000 + i,
-                "nodePort": 30000 + i / 2
-            })
-        })
-        .collect();
-    let service = json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": format!("bench-{items}"), "namespace": "default"},
-        "spec": {
-            "type": "NodePort",
-            "selector": {"app": "bench"},
-            "ports": ports
-        }
-    });
-    admission_request("Service", "services", service)
-}
-
-/// The payload file of one input: DIR/<policy>/<label>.json.
-pub fn input_path(dir: &Path, policy: &str, label: &str) -> PathBuf {
-    dir.join(policy).join(format!("{label}.json"))
-}
-
-/// Writes every payload for the native benchmark.
-pub fn write_inputs(workloads: &[Workload], dir: &Path) -> Result<()> {
-    for workload in workloads {
-        for input in &workload.inputs {
-            let path = input_path(dir, &workload.policy, &input.label);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
-            }
-            std::fs::write(&path, &input.payload)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The median of the native benchmark of one input, from criterion's estimates, in µs.

@@ -1,7 +1,7 @@
 //! `kepguard annotate`: embeds a policy's metadata in its module, as `kwctl annotate` does.
 
 use crate::host::{Limits, Policy};
-use crate::metadata::{CUSTOM_SECTION, Metadata, USAGE};
+use crate::release::metadata::{CUSTOM_SECTION, Metadata, USAGE};
 use anyhow::{Context, Result, anyhow, bail};
 use wasm_encoder::{CustomSection, RawSection};
 

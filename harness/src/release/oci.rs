@@ -3,7 +3,7 @@
 //! media type `application/vnd.wasm.config.v1+json`, one `application/vnd.wasm.content.layer.v1+wasm`
 //! layer, and the module's single-line metadata annotations as manifest annotations.
 
-use crate::metadata::{Metadata, SOURCE};
+use crate::release::metadata::{Metadata, SOURCE};
 use anyhow::{Context, Result, anyhow, bail};
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::manifest::{OciImageManifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};

@@ -4,7 +4,7 @@
 //! `createdAt` is kept from the committed file while the version is unchanged, so the file is
 //! reproducible and a stale one can be detected; a new version gets the current time.
 
-use crate::metadata::{
+use crate::release::metadata::{
     DESCRIPTION, DISPLAY_NAME, KEYWORDS, LICENSE, PolicyDir, RESOURCES, SOURCE, TITLE, URL,
 };
 use anyhow::{Context, Result, bail};

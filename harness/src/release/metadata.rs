@@ -155,20 +155,9 @@ impl PolicyDir {
         Ok(policy)
     }
 
-    /// Every policy of the repository: the folders under `policies/` with a metadata.yml.
+    /// Every policy of the repository ([`crate::workspace::policy_names`]), each checked.
     pub fn all(root: &Path) -> Result<Vec<PolicyDir>> {
-        let policies = root.join("policies");
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(&policies)
-            .with_context(|| format!("cannot read {}", policies.display()))?
-        {
-            let entry = entry?;
-            if entry.path().join("metadata.yml").is_file() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-        names.sort();
-        names
+        crate::workspace::policy_names(root)?
             .iter()
             .map(|name| PolicyDir::load(root, name))
             .collect()

@@ -2,7 +2,7 @@
 //! `kwctl scaffold manifest` writes: rules and mutating from the metadata, the category and
 //! severity annotations, and backgroundAudit and mode only where they differ from the defaults.
 
-use crate::metadata::{CATEGORY, ContextAwareResource, Metadata, Rule, SEVERITY};
+use crate::release::metadata::{CATEGORY, ContextAwareResource, Metadata, Rule, SEVERITY};
 use anyhow::{Result, bail};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,7 +86,9 @@ fn is_true(value: &bool) -> bool {
 
 /// The manifest as YAML.
 pub fn render(metadata: &Metadata, options: ManifestOptions) -> Result<String> {
-    let name = metadata.annotation(crate::metadata::TITLE)?.to_string();
+    let name = metadata
+        .annotation(crate::release::metadata::TITLE)?
+        .to_string();
     let annotations = [CATEGORY, SEVERITY]
         .into_iter()
         .filter_map(|key| {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Every tool that `make` and `make test` install when it is missing, named in one place.
+# Each step checks first and installs only what is absent, so running it again is cheap.
+#
+#   wasm      the wasm32-wasip1 Rust target the policies build for, from rustup; where rustup
+#             cannot download it, Debian's Rust with its std sources (rustc-web, cargo-web,
+#             rust-web-src), lld and wasi-libc, so that `kepguard build` rebuilds std for the
+#             target (-Zbuild-std)
+#   binaryen  Debian's binaryen, for wasm-opt -O3 on each module (smaller, faster modules)
+#   registry  Debian's docker-registry, the CNCF distribution registry, a real OCI registry
+#             on 127.0.0.1 for the publishing tests (with curl and python3, which the
+#             registry scripts use)
+#
+# Usage: scripts/setup.sh STEP...   (no step: every step)
+set -euo pipefail
+
+TARGET=wasm32-wasip1
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+target_works() {
+  local scratch
+  scratch=$(mktemp -d)
+  echo '' | rustc --target "$TARGET" --crate-type lib --emit=metadata --out-dir "$scratch" - >/dev/null 2>&1
+  local status=$?
+  rm -rf "$scratch"
+  return $status
+}
+
+setup_wasm() {
+  target_works && return 0
+  if rustup target add "$TARGET" && target_works; then
+    return 0
+  fi
+  echo "setup: rustup cannot provide $TARGET; installing Debian's Rust to rebuild std for it" >&2
+  if [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/wasm32-wasi ]; then
+    # One apt command, so that the versions of the compiler and its std sources match.
+    apt_install rustc-web cargo-web rust-web-src lld-22 wasi-libc
+  fi
+}
+
+setup_binaryen() {
+  command -v wasm-opt >/dev/null 2>&1 || apt_install binaryen || \
+    echo "setup: binaryen is not available: the modules will not be optimised" >&2
+}
+
+setup_registry() {
+  [ -x /usr/bin/docker-registry ] || apt_install docker-registry
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(wasm binaryen registry)
+for step in "${steps[@]}"; do
+  case "$step" in
+    wasm) setup_wasm ;;
+    binaryen) setup_binaryen ;;
+    registry) setup_registry ;;
+    *) echo "setup: unknown step $step (the steps: wasm binaryen registry)" >&2; exit 2 ;;
+  esac
+done
