@@ -51,7 +51,7 @@ pub fn violations(change: &Change<'_>, existing: bool, settings: &CompiledSettin
 pub fn owner_bounds<'s>(change: &Change<'_>, settings: &'s CompiledSettings) -> &'s Bounds {
     match change.owner {
         Owner::Container(_) => settings.containers.of(change.resource),
-        Owner::Pod => settings.pod.of(change.resource),
+        Owner::Pod(_) => settings.pod.of(change.resource),
     }
 }
 
@@ -59,6 +59,7 @@ pub fn owner_bounds<'s>(change: &Change<'_>, settings: &'s CompiledSettings) -> 
 /// `maxLimit` also bounds a pod-level `limit` while any container (init containers too) lacks
 /// its own limit of that resource. `unlimited` are those containers; the first is named.
 pub fn pod_limit_violation(
+    pod: Owner<'_>,
     resource: Resource,
     pod_limit: &Quantity,
     unlimited: &[Judged<'_>],
@@ -73,7 +74,7 @@ pub fn pod_limit_violation(
             n => format!(" (and {} more)", n - 1),
         };
         format!(
-            "pod-level spec.resources: {described} exceeds {}.maxLimit {max}, which applies because {first}{others} has no {} limit of its own and runs under the pod-level limit: lower it, or give every container its own {} limit",
+            "{pod}: {described} exceeds {}.maxLimit {max}, which applies because {first}{others} has no {} limit of its own and runs under the pod-level limit: lower it, or give every container its own {} limit",
             resource.name(),
             resource.name(),
             resource.name()
@@ -108,7 +109,7 @@ mod tests {
             ..ContainerView::default()
         };
         let owner = if pod {
-            Owner::Pod
+            Owner::Pod("spec")
         } else {
             Owner::Container(Judged {
                 view: &view,
@@ -250,6 +251,7 @@ mod tests {
         ];
         for (unlimited, limit, expected) in cases {
             let found = pod_limit_violation(
+                Owner::Pod("spec"),
                 Resource::Cpu,
                 &q(limit),
                 unlimited,
@@ -266,7 +268,14 @@ mod tests {
         }
         let unbounded = compiled(json!({}));
         assert_eq!(
-            pod_limit_violation(Resource::Cpu, &q("64"), &one, "cpu limit 64", &unbounded),
+            pod_limit_violation(
+                Owner::Pod("spec"),
+                Resource::Cpu,
+                &q("64"),
+                &one,
+                "cpu limit 64",
+                &unbounded
+            ),
             None
         );
     }

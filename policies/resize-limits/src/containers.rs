@@ -183,18 +183,19 @@ impl fmt::Display for Judged<'_> {
     }
 }
 
-/// Whose value a [`Change`] is: a container's, or the pod's own `spec.resources`.
+/// Whose value a [`Change`] is: a container's, or the pod's own `resources`, which sit at
+/// the given pod spec path (`spec` in a Pod, `spec.template.spec` in a Deployment, ...).
 #[derive(Debug, Clone, Copy)]
 pub enum Owner<'a> {
     Container(Judged<'a>),
-    Pod,
+    Pod(&'static str),
 }
 
 impl fmt::Display for Owner<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Owner::Container(container) => container.fmt(f),
-            Owner::Pod => f.write_str("pod-level spec.resources"),
+            Owner::Pod(spec_path) => write!(f, "pod-level {spec_path}.resources"),
         }
     }
 }
@@ -474,14 +475,14 @@ mod tests {
         ];
         for (old, new, expected) in cases {
             let (old, new) = (resources(old), resources(new));
-            let changes: Vec<String> = changed_values(Owner::Pod, &old, &new)
+            let changes: Vec<String> = changed_values(Owner::Pod("spec"), &old, &new)
                 .iter()
                 .map(|c| c.describe(true))
                 .collect();
             assert_eq!(changes, expected);
         }
         let new = resources(json!({"requests": {"cpu": "2"}, "limits": {"memory": "2Gi"}}));
-        let present: Vec<String> = present_values(Owner::Pod, &new)
+        let present: Vec<String> = present_values(Owner::Pod("spec"), &new)
             .iter()
             .map(|c| c.describe(false))
             .collect();

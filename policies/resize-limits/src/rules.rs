@@ -41,10 +41,12 @@ fn judge_create(
         .judged()
         .flat_map(|container| judge_as_new(container, &spec, settings))
         .collect();
-    for value in present_values(Owner::Pod, &spec.resources) {
+    let pod = Owner::Pod(kind.pod_spec_path());
+    for value in present_values(pod, &spec.resources) {
         violations.extend(bounds::violations(&value, false, settings));
     }
     violations.extend(pod_limit_violations(
+        pod,
         &PodSpecView::default(),
         &spec,
         settings,
@@ -88,7 +90,7 @@ fn judge_pod_update(
     let Judgement {
         resized,
         violations,
-    } = judge_update(&old, &new, Update::PodResize, settings);
+    } = judge_update(WorkloadKind::Pod, &old, &new, Update::PodResize, settings);
     if !resized {
         return Ok(violations);
     }
@@ -111,7 +113,7 @@ fn judge_workload_update(
 ) -> Result<Vec<String>, String> {
     let new = PodSpecView::read(kind, object)?;
     let old = read_old(kind, old_object)?;
-    Ok(judge_update(&old, &new, Update::Template, settings).violations)
+    Ok(judge_update(kind, &old, &new, Update::Template, settings).violations)
 }
 
 /// What is updated: a running Pod, or the pod template of a workload.
@@ -130,6 +132,7 @@ struct Judgement {
 }
 
 fn judge_update(
+    kind: WorkloadKind,
     old: &PodSpecView,
     new: &PodSpecView,
     update: Update,
@@ -156,7 +159,8 @@ fn judge_update(
             ));
         }
     }
-    changes.extend(changed_values(Owner::Pod, &old.resources, &new.resources));
+    let pod = Owner::Pod(kind.pod_spec_path());
+    changes.extend(changed_values(pod, &old.resources, &new.resources));
     let sizes = empty_dir::changed(old, new);
     let resized = !changes.is_empty() || !sizes.is_empty();
     for change in &changes {
@@ -166,7 +170,7 @@ fn judge_update(
             violations.extend(steps::memory_limit_violation(change, settings));
         }
     }
-    violations.extend(pod_limit_violations(old, new, settings));
+    violations.extend(pod_limit_violations(pod, old, new, settings));
     for size in &sizes {
         violations.extend(empty_dir::violation(size, settings));
     }
@@ -179,6 +183,7 @@ fn judge_update(
 /// The container `maxLimit` on each pod-level limit that caps containers without their own,
 /// judged when the pod-level limit changed or a container newly runs without its own limit.
 fn pod_limit_violations(
+    pod: Owner<'_>,
     old: &PodSpecView,
     new: &PodSpecView,
     settings: &CompiledSettings,
@@ -204,7 +209,7 @@ fn pod_limit_violations(
             format!("{} limit {limit}", resource.name())
         };
         violations.extend(bounds::pod_limit_violation(
-            resource, limit, &unlimited, &described, settings,
+            pod, resource, limit, &unlimited, &described, settings,
         ));
     }
     violations

@@ -56,7 +56,7 @@ pub fn memory_limit_violation(change: &Change<'_>, settings: &CompiledSettings) 
     };
     let described = format!("{}: {} {what}", change.owner, change.describe(true));
     let container = match change.owner {
-        Owner::Pod => {
+        Owner::Pod(_) => {
             return (settings.pod_limit_decrease == LimitDecrease::Deny).then(|| {
                 format!("{described}, which podResources.memory.limitDecrease deny forbids: recreate the pod with the new limit")
             });
@@ -132,7 +132,7 @@ mod tests {
                 ..ContainerView::default()
             };
             let owner = match self.who {
-                Who::Pod => Owner::Pod,
+                Who::Pod => Owner::Pod("spec"),
                 Who::Container(kind) => Owner::Container(Judged { view: &view, kind }),
             };
             let parse = |text: Option<&str>| text.map(|t| Quantity::parse(t).unwrap());

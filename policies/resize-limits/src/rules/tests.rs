@@ -162,7 +162,14 @@ fn pod_level_resources_at_creation() {
             let verdict = evaluate(&create(kind, spec), &pod_bounds());
             match expected {
                 None => assert_eq!(verdict, Verdict::accept(), "{kind:?} {resources}"),
-                Some(message) => assert_eq!(&rejection(verdict), message, "{kind:?}"),
+                Some(message) => assert_eq!(
+                    rejection(verdict),
+                    message.replace(
+                        "spec.resources",
+                        &format!("{}.resources", kind.pod_spec_path())
+                    ),
+                    "{kind:?}"
+                ),
             }
         }
     }
@@ -643,8 +650,9 @@ fn a_pod_limit_unchanged_over_containers_with_limits_is_not_judged_again() {
         json!({"resources": {"limits": {"cpu": "64"}}, "containers": [app(json!({}), json!({}))]}),
     );
     assert!(
-        rejection(evaluate(&update(spec("1"), unlimited), &limits))
-            .starts_with("pod-level spec.resources: cpu limit 64 exceeds cpu.maxLimit 4")
+        rejection(evaluate(&update(spec("1"), unlimited), &limits)).starts_with(
+            "pod-level spec.template.spec.resources: cpu limit 64 exceeds cpu.maxLimit 4"
+        )
     );
 }
 
@@ -672,7 +680,9 @@ fn a_workload_update_judges_changed_pod_level_values_and_volumes() {
         (
             template("2", "1Gi"),
             template("9", "1Gi"),
-            Some("pod-level spec.resources: cpu limit 2 -> 9 exceeds podResources.cpu.maxLimit 8"),
+            Some(
+                "pod-level spec.template.spec.resources: cpu limit 2 -> 9 exceeds podResources.cpu.maxLimit 8",
+            ),
         ),
         (
             template("2", "1Gi"),
