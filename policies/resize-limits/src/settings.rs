@@ -5,14 +5,35 @@ use crate::containers::Resource;
 use kepguard_common::settings::{is_dns1123_label, validate_namespaces};
 use kepguard_common::{PolicySettings, Quantity};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One unit in `Quantity::nanos`: the smallest factor.
 const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
 pub const DEFAULT_LOCK_LABEL: &str = "kepguard.io/resize";
 
-/// The settings as written. Quantities stay JSON values until [`Settings::compile`].
+/// A quantity as written in the settings: the raw JSON, a string or a number, parsed by
+/// [`Settings::compile`].
+#[derive(Deserialize, Debug, Clone)]
+#[serde(transparent)]
+pub struct QuantityText(Box<RawValue>);
+
+impl QuantityText {
+    fn parse(&self) -> Result<Quantity, String> {
+        let text = self.0.get();
+        match text.as_bytes().first() {
+            Some(b'"') => serde_json::from_str::<String>(text)
+                .map_err(|error| error.to_string())
+                .and_then(|quantity| Quantity::parse(&quantity)),
+            Some(b'-' | b'0'..=b'9') => Quantity::parse(text),
+            _ => Err(format!(
+                "invalid quantity {text}: expected a string or a number"
+            )),
+        }
+    }
+}
+
+/// The settings as written. Quantities stay raw JSON until [`Settings::compile`].
 #[derive(Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
@@ -46,27 +67,27 @@ impl Default for Settings {
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct BoundFields {
-    pub min_request: Option<Value>,
-    pub max_request: Option<Value>,
-    pub max_limit: Option<Value>,
+    pub min_request: Option<QuantityText>,
+    pub max_request: Option<QuantityText>,
+    pub max_limit: Option<QuantityText>,
     /// The largest new/old ratio of one resize.
-    pub max_increase_factor: Option<Value>,
+    pub max_increase_factor: Option<QuantityText>,
     /// The largest old/new ratio of one resize.
-    pub max_decrease_factor: Option<Value>,
+    pub max_decrease_factor: Option<QuantityText>,
 }
 
 /// `memory`: the bounds, plus what only container memory has.
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct MemoryFields {
-    pub min_request: Option<Value>,
-    pub max_request: Option<Value>,
-    pub max_limit: Option<Value>,
-    pub max_increase_factor: Option<Value>,
-    pub max_decrease_factor: Option<Value>,
+    pub min_request: Option<QuantityText>,
+    pub max_request: Option<QuantityText>,
+    pub max_limit: Option<QuantityText>,
+    pub max_increase_factor: Option<QuantityText>,
+    pub max_decrease_factor: Option<QuantityText>,
     pub limit_decrease: Option<LimitDecrease>,
     /// The largest `sizeLimit` of a memory-backed `emptyDir` volume.
-    pub max_empty_dir_size_limit: Option<Value>,
+    pub max_empty_dir_size_limit: Option<QuantityText>,
 }
 
 /// `podResources`: bounds on the pod-level `spec.resources`.
@@ -81,11 +102,11 @@ pub struct PodResourcesFields {
 #[derive(Deserialize, Debug, Clone, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct PodMemoryFields {
-    pub min_request: Option<Value>,
-    pub max_request: Option<Value>,
-    pub max_limit: Option<Value>,
-    pub max_increase_factor: Option<Value>,
-    pub max_decrease_factor: Option<Value>,
+    pub min_request: Option<QuantityText>,
+    pub max_request: Option<QuantityText>,
+    pub max_limit: Option<QuantityText>,
+    pub max_increase_factor: Option<QuantityText>,
+    pub max_decrease_factor: Option<QuantityText>,
     pub limit_decrease: Option<LimitDecrease>,
 }
 
@@ -181,7 +202,7 @@ impl Resizers {
 }
 
 /// The five bound fields of one resource, named as written.
-type RawBounds<'a> = [(&'static str, &'a Option<Value>); 5];
+type RawBounds<'a> = [(&'static str, &'a Option<QuantityText>); 5];
 
 impl BoundFields {
     fn fields(&self) -> RawBounds<'_> {
@@ -220,11 +241,11 @@ impl PodMemoryFields {
 }
 
 /// Parses an optional quantity; the error names the field.
-fn quantity(field: &str, value: &Option<Value>) -> Result<Option<Quantity>, String> {
+fn quantity(field: &str, value: &Option<QuantityText>) -> Result<Option<Quantity>, String> {
     let Some(value) = value else {
         return Ok(None);
     };
-    let quantity = Quantity::from_json(value).map_err(|error| format!("{field}: {error}"))?;
+    let quantity = value.parse().map_err(|error| format!("{field}: {error}"))?;
     if quantity.is_negative() {
         return Err(format!("{field}: {quantity} must not be negative"));
     }
@@ -425,20 +446,22 @@ impl PolicySettings for Settings {
 
 /// Settings from JSON, compiled, for the unit tests of every module.
 #[cfg(test)]
-pub fn compiled(settings: Value) -> CompiledSettings {
+pub fn compiled(settings: serde_json::Value) -> CompiledSettings {
     parse(settings).expect("valid settings")
 }
 
+/// Through text, as the policy reads settings: raw values cannot come from a `Value`.
 #[cfg(test)]
-fn parse(settings: Value) -> Result<CompiledSettings, String> {
-    let settings: Settings = serde_json::from_value(settings).map_err(|e| e.to_string())?;
+fn parse(settings: serde_json::Value) -> Result<CompiledSettings, String> {
+    let settings: Settings =
+        serde_json::from_str(&settings.to_string()).map_err(|e| e.to_string())?;
     settings.compile()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn error(settings: Value) -> String {
         parse(settings).expect_err("invalid settings")
@@ -549,6 +572,8 @@ mod tests {
             json!({"cpu": {"maxIncreaseFactor": 1, "maxDecreaseFactor": "1.5"}}),
             json!({"podResources": {"cpu": {"minRequest": "1", "maxLimit": "1000m"}}}),
             json!({"memory": {"maxEmptyDirSizeLimit": 0}}),
+            json!({"memory": {"maxEmptyDirSizeLimit": "2\u{47}i", "maxLimit": 1e10}}),
+            json!({"cpu": {"maxLimit": 2.5, "maxRequest": "2500m"}}),
             json!({"allowedResizers": {"serviceAccounts": ["kube-system/vpa.updater-1"]}}),
             json!({"lockLabel": "kepguard.io/resize"}),
             json!({"lockLabel": "resize-lock"}),
