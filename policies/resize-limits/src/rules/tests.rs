@@ -57,6 +57,14 @@ fn resize(old: Value, new: Value) -> AdmissionRequest {
     request(WorkloadKind::Pod, "UPDATE", "resize", new, old)
 }
 
+/// Accepted when `expected` is `None`, else rejected with exactly that message.
+fn expect(verdict: Verdict, expected: Option<&str>) {
+    match expected {
+        None => assert_eq!(verdict, Verdict::accept()),
+        Some(message) => assert_eq!(rejection(verdict), message),
+    }
+}
+
 fn rejection(verdict: Verdict) -> String {
     match verdict {
         Verdict::Reject { message } => message,
@@ -400,31 +408,28 @@ fn a_workload_update_judges_changed_values_only() {
             ]}),
         )
     };
-    let update = |old, new| request(WorkloadKind::Deployment, "UPDATE", "", new, old);
-    // Unchanged, out of bounds: kept working.
-    assert_eq!(
-        evaluate(
-            &update(deployment("1", "64Gi"), deployment("1", "64Gi")),
-            &bounded()
+    let cases = [
+        // Unchanged, out of bounds: kept working.
+        (("1", "64Gi"), ("1", "64Gi"), None),
+        // The changed value is judged, the unchanged one is not.
+        (
+            ("1", "64Gi"),
+            ("6", "64Gi"),
+            Some("container \"app\": cpu limit 1 -> 6 exceeds maxLimit 4"),
         ),
-        Verdict::accept()
-    );
-    // The changed value is judged, the unchanged one is not.
-    assert_eq!(
-        rejection(evaluate(
-            &update(deployment("1", "64Gi"), deployment("6", "64Gi")),
-            &bounded()
-        )),
-        "container \"app\": cpu limit 1 -> 6 exceeds maxLimit 4"
-    );
-    // Step factors and limitDecrease are for Pod resizes only.
-    assert_eq!(
-        evaluate(
-            &update(deployment("1", "64Gi"), deployment("4", "8Gi")),
-            &bounded()
-        ),
-        Verdict::accept()
-    );
+        // Step factors and limitDecrease are for Pod resizes only.
+        (("1", "64Gi"), ("4", "8Gi"), None),
+    ];
+    for ((old_cpu, old_memory), (cpu, memory), expected) in cases {
+        let update = request(
+            WorkloadKind::Deployment,
+            "UPDATE",
+            "",
+            deployment(cpu, memory),
+            deployment(old_cpu, old_memory),
+        );
+        expect(evaluate(&update, &bounded()), expected);
+    }
 }
 
 #[test]
@@ -437,84 +442,117 @@ fn a_workload_update_checks_new_or_changed_resize_policies_only() {
         )
     };
     let bare = json!({"name": "app"});
-    let update = |old, new| request(WorkloadKind::CronJob, "UPDATE", "", new, old);
-    // A rollout of an old template without resizePolicy keeps working.
+    let partial = json!({"name": "app", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]});
     let mut restarted = cronjob(json!([bare]));
     restarted["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/restartedAt": "2025-01-01T00:00:00Z"});
-    assert_eq!(
-        evaluate(&update(cronjob(json!([bare])), restarted), &required),
-        Verdict::accept()
-    );
-    // A changed resizePolicy is checked.
-    let partial = json!({"name": "app", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]});
-    let message = rejection(evaluate(
-        &update(cronjob(json!([bare])), cronjob(json!([partial]))),
-        &required,
-    ));
-    assert!(message.contains("add an entry for memory"), "{message}");
-    // A new container is checked.
-    let message = rejection(evaluate(
-        &update(
-            cronjob(json!([bare])),
-            cronjob(json!([bare, {"name": "extra"}])),
+    let cases = [
+        // A rollout of an old template without resizePolicy keeps working.
+        (restarted, None),
+        // A changed resizePolicy is checked.
+        (
+            cronjob(json!([partial])),
+            Some(
+                "container \"app\": resizePolicy must declare cpu and memory (requireResizePolicy): add an entry for memory with restartPolicy NotRequired or RestartContainer",
+            ),
         ),
-        &required,
-    ));
-    assert!(
-        message.starts_with("container \"extra\": resizePolicy must declare"),
-        "{message}"
-    );
+        // A new container is checked.
+        (
+            cronjob(json!([bare, {"name": "extra"}])),
+            Some(
+                "container \"extra\": resizePolicy must declare cpu and memory (requireResizePolicy): add an entry for cpu and memory with restartPolicy NotRequired or RestartContainer",
+            ),
+        ),
+    ];
+    for (new, expected) in cases {
+        let update = request(
+            WorkloadKind::CronJob,
+            "UPDATE",
+            "",
+            new,
+            cronjob(json!([bare])),
+        );
+        expect(evaluate(&update, &required), expected);
+    }
 }
 
 #[test]
 fn other_requests_are_accepted() {
     let out_of_bounds = pod(json!([app(json!({}), json!({"cpu": "64"}))]));
-    let delete = request(
-        WorkloadKind::Pod,
-        "DELETE",
-        "",
-        Value::Null,
-        out_of_bounds.clone(),
-    );
-    assert_eq!(evaluate(&delete, &bounded()), Verdict::accept());
-    let status = request(
-        WorkloadKind::Pod,
-        "UPDATE",
-        "status",
-        out_of_bounds.clone(),
-        pod(json!([app(json!({}), json!({}))])),
-    );
-    assert_eq!(evaluate(&status, &bounded()), Verdict::accept());
+    let within = pod(json!([app(json!({}), json!({}))]));
     let mut service = create(WorkloadKind::Pod, json!({}));
     service.kind.kind = "Service".into();
     service.object = serde_json::value::to_raw_value(
         &json!({"spec": {"containers": [{"name": "x", "resources": {"limits": {"cpu": "64"}}}]}}),
     )
     .unwrap();
-    assert_eq!(evaluate(&service, &bounded()), Verdict::accept());
+    let requests = [
+        request(
+            WorkloadKind::Pod,
+            "DELETE",
+            "",
+            Value::Null,
+            out_of_bounds.clone(),
+        ),
+        request(
+            WorkloadKind::Pod,
+            "UPDATE",
+            "status",
+            out_of_bounds.clone(),
+            within.clone(),
+        ),
+        request(
+            WorkloadKind::Pod,
+            "UPDATE",
+            "ephemeralcontainers",
+            out_of_bounds,
+            within,
+        ),
+        service,
+    ];
+    for request in requests {
+        assert_eq!(
+            evaluate(&request, &bounded()),
+            Verdict::accept(),
+            "{request:?}"
+        );
+    }
 }
 
 #[test]
 fn malformed_objects_are_rejected_with_their_path() {
-    let spec = json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "two"}}}]});
-    let message = rejection(evaluate(
-        &create(WorkloadKind::StatefulSet, spec),
-        &bounded(),
-    ));
-    assert!(
-        message.starts_with("invalid StatefulSet: spec.template.spec.containers[0].resources.limits.cpu: invalid quantity \"two\""),
-        "{message}"
-    );
     let new = pod(json!([app(json!({}), json!({}))]));
-    let message = rejection(evaluate(
-        &resize(json!({"spec": {"containers": {}}}), new),
-        &bounded(),
-    ));
-    assert!(
-        message.starts_with("invalid Pod: oldObject: spec.containers: invalid type"),
-        "{message}"
-    );
+    let cases = [
+        (
+            create(
+                WorkloadKind::StatefulSet,
+                json!({"containers": [{"name": "app", "resources": {"limits": {"cpu": "two"}}}]}),
+            ),
+            "invalid StatefulSet: spec.template.spec.containers[0].resources.limits.cpu: invalid quantity \"two\"",
+        ),
+        (
+            create(
+                WorkloadKind::Job,
+                json!({"resources": {"limits": {"memory": []}}}),
+            ),
+            "invalid Job: spec.template.spec.resources.limits.memory: invalid type",
+        ),
+        (
+            create(
+                WorkloadKind::Pod,
+                json!({"volumes": [{"name": "v", "emptyDir": {"medium": "Memory", "sizeLimit": "1 Gi"}}]}),
+            ),
+            "invalid Pod: spec.volumes[0].emptyDir.sizeLimit: invalid quantity \"1 Gi\"",
+        ),
+        (
+            resize(json!({"spec": {"containers": {}}}), new),
+            "invalid Pod: oldObject: spec.containers: invalid type",
+        ),
+    ];
+    for (request, expected) in cases {
+        let message = rejection(evaluate(&request, &bounded()));
+        assert!(message.starts_with(expected), "{message}");
+    }
 }
 
 /// A Pod spec with pod-level resources, a container with limits, a container without, an
@@ -693,11 +731,7 @@ fn a_workload_update_judges_changed_pod_level_values_and_volumes() {
         ),
     ];
     for (old, new, expected) in cases {
-        let verdict = evaluate(&update(old, new), &limits);
-        match expected {
-            None => assert_eq!(verdict, Verdict::accept()),
-            Some(message) => assert_eq!(rejection(verdict), message),
-        }
+        expect(evaluate(&update(old, new), &limits), expected);
     }
 }
 
@@ -735,11 +769,7 @@ fn restart_container_on_an_init_container_is_refused_unless_unchanged() {
         (init("RestartContainer"), init("NotRequired"), None),
     ];
     for (old, new, expected) in cases {
-        let verdict = evaluate(&update(old, new), &settings(json!({})));
-        match expected {
-            None => assert_eq!(verdict, Verdict::accept()),
-            Some(message) => assert_eq!(rejection(verdict), message),
-        }
+        expect(evaluate(&update(old, new), &settings(json!({}))), expected);
     }
     // A Pod resize never re-checks a resizePolicy, which a Pod cannot change.
     let mut old = object(WorkloadKind::Pod, init("RestartContainer"));
