@@ -3,8 +3,9 @@
 //! Inputs come from three strategies: structure-aware mutations of the policy's own fixtures
 //! (every request file and every settings object of its suite: fields deleted, retyped between
 //! number and string, object and array, or null, duplicated or made huge, unicode, deep nesting,
-//! hostile quantities and numbers, subtrees spliced from other fixtures, and byte damage such as
-//! truncation and invalid UTF-8), arbitrary JSON documents, and arbitrary bytes.
+//! hostile quantities and numbers, subtrees spliced from other fixtures, pod-level and
+//! init-container resources grafted onto pod specs, and byte damage such as truncation and
+//! invalid UTF-8), arbitrary JSON documents, and arbitrary bytes.
 //!
 //! The property: the operation never panics, never returns a waPC error, and always answers
 //! with a well-formed response whose refusals carry a message. An input that breaks it is saved
@@ -339,6 +340,10 @@ impl Corpus {
 
 /// Applies one mutation at a random node of `value`.
 fn mutate(rng: &mut Rng, value: &mut Value, donors: &[Value]) {
+    if rng.below(13) == 0 {
+        graft_resources(rng, value);
+        return;
+    }
     let node = pick(rng, value);
     match rng.below(12) {
         0 => match node {
@@ -411,6 +416,51 @@ fn mutate(rng: &mut Rng, value: &mut Value, donors: &[Value]) {
                 _ => json!("Always"),
             }
         }
+    }
+}
+
+/// Grafts hostile resources onto the first pod spec of `value`, where a resize may change
+/// them since Kubernetes 1.36: the pod-level `resources`, or a new init container's (a sidecar
+/// or not).
+fn graft_resources(rng: &mut Rng, value: &mut Value) {
+    let Some(spec) = find_pod_spec(value) else {
+        return;
+    };
+    let quantity = |rng: &mut Rng| {
+        if rng.below(3) == 0 {
+            serde_json::Number::from_f64(NUMBERS[rng.below(NUMBERS.len())])
+                .map_or(Value::Null, Value::Number)
+        } else {
+            Value::String(QUANTITIES[rng.below(QUANTITIES.len())].into())
+        }
+    };
+    let resources = json!({
+        "requests": {"cpu": quantity(rng), "memory": quantity(rng)},
+        "limits": {"cpu": quantity(rng), "memory": quantity(rng)},
+    });
+    if rng.below(2) == 0 {
+        spec["resources"] = resources;
+        return;
+    }
+    let mut init = json!({"name": "grafted", "image": "grafted:1", "resources": resources});
+    if let Some(policy) = [None, Some("Always"), Some("Never")][rng.below(3)] {
+        init["restartPolicy"] = json!(policy);
+    }
+    match spec.get_mut("initContainers").and_then(Value::as_array_mut) {
+        Some(list) => list.push(init),
+        None => spec["initContainers"] = json!([init]),
+    }
+}
+
+/// The first object with a `containers` key: the pod spec of a Pod or of a template.
+fn find_pod_spec(value: &mut Value) -> Option<&mut Value> {
+    if value.get("containers").is_some() {
+        return Some(value);
+    }
+    match value {
+        Value::Object(map) => map.values_mut().find_map(find_pod_spec),
+        Value::Array(items) => items.iter_mut().find_map(find_pod_spec),
+        _ => None,
     }
 }
 
@@ -597,6 +647,28 @@ mod tests {
             changed > 400,
             "only {changed} of 500 mutations changed the document"
         );
+    }
+
+    #[test]
+    fn grafts_reach_pod_level_and_init_container_resources() {
+        let mut rng = Rng::new(11);
+        let seed =
+            json!({"object": {"spec": {"template": {"spec": {"containers": [{"name": "app"}]}}}}});
+        let (mut pod_level, mut init) = (0, 0);
+        for _ in 0..200 {
+            let mut value = seed.clone();
+            graft_resources(&mut rng, &mut value);
+            let spec = &value["object"]["spec"]["template"]["spec"];
+            pod_level += usize::from(spec["resources"]["limits"].is_object());
+            init += usize::from(spec["initContainers"][0]["resources"]["requests"].is_object());
+        }
+        assert!(
+            pod_level > 50 && init > 50,
+            "{pod_level} pod-level, {init} init"
+        );
+        let mut no_spec = json!({"kind": "Service"});
+        graft_resources(&mut rng, &mut no_spec);
+        assert_eq!(no_spec, json!({"kind": "Service"}));
     }
 
     #[test]

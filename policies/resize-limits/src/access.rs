@@ -1,6 +1,6 @@
 //! Rules 4 and 5: who may resize, and the lock label.
 
-use crate::settings::Settings;
+use crate::settings::CompiledSettings;
 use kepguard_common::request::UserInfo;
 use kepguard_common::view::lookup;
 use serde_json::value::RawValue;
@@ -10,8 +10,8 @@ pub const LOCKED: &str = "locked";
 
 /// Rule 4: with any `allowedResizers` list set, only the listed users, members of the listed
 /// groups, and the listed service accounts may resize.
-pub fn resizer_violation(user: &UserInfo, settings: &Settings) -> Option<String> {
-    let allowed = &settings.allowed_resizers;
+pub fn resizer_violation(user: &UserInfo, settings: &CompiledSettings) -> Option<String> {
+    let allowed = &settings.resizers;
     if !allowed.is_restricted() {
         return None;
     }
@@ -20,9 +20,7 @@ pub fn resizer_violation(user: &UserInfo, settings: &Settings) -> Option<String>
             .groups
             .iter()
             .any(|group| user.groups.contains(group))
-        || allowed
-            .service_account_usernames()
-            .any(|account| account == user.username);
+        || allowed.service_account_usernames.contains(&user.username);
     (!permitted).then(|| {
         let mut who = Vec::new();
         if !allowed.users.is_empty() {
@@ -46,7 +44,7 @@ pub fn resizer_violation(user: &UserInfo, settings: &Settings) -> Option<String>
 }
 
 /// Rule 5: the existing Pod carries `lockLabel: locked`.
-pub fn lock_violation(old_object: &RawValue, settings: &Settings) -> Option<String> {
+pub fn lock_violation(old_object: &RawValue, settings: &CompiledSettings) -> Option<String> {
     let value = lookup(old_object, &["metadata", "labels", &settings.lock_label])
         .and_then(|value| serde_json::from_str::<String>(value.get()).ok());
     (value.as_deref() == Some(LOCKED)).then(|| {
@@ -60,102 +58,100 @@ pub fn lock_violation(old_object: &RawValue, settings: &Settings) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::settings::compiled;
+    use serde_json::{Value, json};
 
     fn user(username: &str, groups: &[&str]) -> UserInfo {
         serde_json::from_value(json!({"username": username, "groups": groups})).unwrap()
     }
 
-    fn restricted() -> Settings {
-        serde_json::from_value(json!({"allowedResizers": {
+    #[test]
+    fn who_may_resize() {
+        let restricted = json!({"allowedResizers": {
             "users": ["alice"],
             "groups": ["system:masters"],
             "serviceAccounts": ["kube-system/vpa-updater"]
-        }}))
-        .unwrap()
-    }
-
-    #[test]
-    fn anyone_may_resize_without_a_list() {
-        assert_eq!(
-            resizer_violation(&user("bob", &[]), &Settings::default()),
-            None
-        );
-    }
-
-    #[test]
-    fn listed_users_groups_and_service_accounts_may_resize() {
-        let settings = restricted();
-        assert_eq!(resizer_violation(&user("alice", &[]), &settings), None);
-        assert_eq!(
-            resizer_violation(
-                &user("carol", &["system:authenticated", "system:masters"]),
-                &settings
+        }});
+        let cases: [(Value, &str, &[&str], Option<&str>); 6] = [
+            (json!({}), "bob", &[], None),
+            (restricted.clone(), "alice", &[], None),
+            (
+                restricted.clone(),
+                "carol",
+                &["system:authenticated", "system:masters"],
+                None,
             ),
-            None
-        );
-        assert_eq!(
-            resizer_violation(
-                &user(
-                    "system:serviceaccount:kube-system:vpa-updater",
-                    &["system:serviceaccounts"]
-                ),
-                &settings
+            (
+                restricted.clone(),
+                "system:serviceaccount:kube-system:vpa-updater",
+                &["system:serviceaccounts"],
+                None,
             ),
-            None
-        );
-    }
-
-    #[test]
-    fn others_are_named_in_the_rejection() {
-        let settings = restricted();
-        assert_eq!(
-            resizer_violation(
-                &user(
-                    "system:serviceaccount:default:vpa-updater",
-                    &["system:serviceaccounts"]
+            (
+                restricted,
+                "system:serviceaccount:default:vpa-updater",
+                &["system:serviceaccounts"],
+                Some(
+                    "\"system:serviceaccount:default:vpa-updater\" may not resize pods, only allowedResizers may (users [alice], groups [system:masters], service accounts [kube-system/vpa-updater]): ask one of them to resize, or recreate the pod",
                 ),
-                &settings
-            )
-            .unwrap(),
-            "\"system:serviceaccount:default:vpa-updater\" may not resize pods, only allowedResizers may (users [alice], groups [system:masters], service accounts [kube-system/vpa-updater]): ask one of them to resize, or recreate the pod"
-        );
-        let only_groups: Settings =
-            serde_json::from_value(json!({"allowedResizers": {"groups": ["ops"]}})).unwrap();
-        assert!(
-            resizer_violation(&user("Alice", &["dev"]), &only_groups)
-                .unwrap()
-                .contains("only allowedResizers may (groups [ops])")
-        );
+            ),
+            (
+                json!({"allowedResizers": {"groups": ["ops"]}}),
+                "Alice",
+                &["dev"],
+                Some(
+                    "\"Alice\" may not resize pods, only allowedResizers may (groups [ops]): ask one of them to resize, or recreate the pod",
+                ),
+            ),
+        ];
+        for (settings, username, groups, expected) in cases {
+            assert_eq!(
+                resizer_violation(&user(username, groups), &compiled(settings)).as_deref(),
+                expected,
+                "{username}"
+            );
+        }
     }
 
     #[test]
     fn the_lock_label_on_the_existing_pod() {
-        let settings = Settings::default();
-        let raw = |value: serde_json::Value| serde_json::value::to_raw_value(&value).unwrap();
-        let locked = raw(json!({"metadata": {"labels": {"kepguard.io/resize": "locked"}}}));
+        let default = || json!({});
+        let custom = || json!({"lockLabel": "freeze"});
+        let locked = json!({"metadata": {"labels": {"kepguard.io/resize": "locked"}}});
+        let cases = [
+            (default(), locked.clone(), true),
+            (
+                default(),
+                json!({"metadata": {"labels": {"kepguard.io/resize": "unlocked"}}}),
+                false,
+            ),
+            (
+                default(),
+                json!({"metadata": {"labels": {"kepguard.io/resize": true}}}),
+                false,
+            ),
+            (default(), json!({"metadata": {"labels": null}}), false),
+            (default(), json!({}), false),
+            (default(), json!("pod"), false),
+            (
+                custom(),
+                json!({"metadata": {"labels": {"freeze": "locked"}}}),
+                true,
+            ),
+            (custom(), locked, false),
+        ];
+        for (settings, old_object, expected) in cases {
+            let raw = serde_json::value::to_raw_value(&old_object).unwrap();
+            let found = lock_violation(&raw, &compiled(settings));
+            assert_eq!(found.is_some(), expected, "{old_object}");
+        }
+        let raw = serde_json::value::to_raw_value(
+            &json!({"metadata": {"labels": {"kepguard.io/resize": "locked"}}}),
+        )
+        .unwrap();
         assert_eq!(
-            lock_violation(&locked, &settings).unwrap(),
+            lock_violation(&raw, &compiled(json!({}))).unwrap(),
             "the pod is labelled kepguard.io/resize=locked, which forbids resizing it: remove the label first, or recreate the pod"
         );
-        for open in [
-            json!({"metadata": {"labels": {"kepguard.io/resize": "unlocked"}}}),
-            json!({"metadata": {"labels": {"kepguard.io/resize": true}}}),
-            json!({"metadata": {"labels": null}}),
-            json!({}),
-            json!("pod"),
-        ] {
-            let open = raw(open);
-            assert_eq!(lock_violation(&open, &settings), None, "{open}");
-        }
-        let custom: Settings = serde_json::from_value(json!({"lockLabel": "freeze"})).unwrap();
-        assert!(
-            lock_violation(
-                &raw(json!({"metadata": {"labels": {"freeze": "locked"}}})),
-                &custom
-            )
-            .is_some()
-        );
-        assert_eq!(lock_violation(&locked, &custom), None);
     }
 }

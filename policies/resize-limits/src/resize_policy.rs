@@ -1,15 +1,16 @@
-//! Rule 6: the resizePolicy of each judged container, as the apiserver validates it
-//! (`validateResizePolicy`), so that it is also checked where no apiserver runs, such as on
+//! Rule 6: the resizePolicy of each container, as the apiserver validates it
+//! (`validateResizePolicy`, and since 1.36 no `RestartContainer` on init containers without
+//! `restartPolicy: Always`), so that it is also checked where no apiserver runs, such as on
 //! manifests in CI; and optionally required on regular containers.
 
-use crate::containers::{Judged, NOT_REQUIRED, RESTART_CONTAINER, Resource};
+use crate::containers::{ContainerKind, Judged, NOT_REQUIRED, RESTART_CONTAINER, Resource};
 
 /// The policies the apiserver accepts.
 const RESTART_POLICIES: [&str; 2] = [NOT_REQUIRED, RESTART_CONTAINER];
 
 /// What is wrong with `container`'s resizePolicy in a pod whose restartPolicy is
 /// `pod_restart_policy`. With `require`, a regular container must declare both resources;
-/// sidecars need not, since apiservers before 1.33 refuse resizePolicy on init containers.
+/// init containers need not, since apiservers before 1.33 refuse resizePolicy on them.
 pub fn violations(container: Judged<'_>, pod_restart_policy: &str, require: bool) -> Vec<String> {
     let mut violations = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -32,13 +33,21 @@ pub fn violations(container: Judged<'_>, pod_restart_policy: &str, require: bool
             violations.push(format!(
                 "{at}.restartPolicy {policy:?} is not supported: use NotRequired or RestartContainer"
             ));
-        } else if policy != NOT_REQUIRED && pod_restart_policy == "Never" {
-            violations.push(format!(
-                "{at}.restartPolicy {policy} is not allowed in a pod whose restartPolicy is Never: use NotRequired"
-            ));
+        } else if policy != NOT_REQUIRED {
+            if container.kind == ContainerKind::Init {
+                // kubernetes#137458, 1.36: an init container that is not a sidecar never
+                // restarts for a resize.
+                violations.push(format!(
+                    "{at}.restartPolicy {policy} is not allowed on an init container without restartPolicy Always (refused by the apiserver since Kubernetes 1.36): use NotRequired"
+                ));
+            } else if pod_restart_policy == "Never" {
+                violations.push(format!(
+                    "{at}.restartPolicy {policy} is not allowed in a pod whose restartPolicy is Never: use NotRequired"
+                ));
+            }
         }
     }
-    if require && !container.sidecar {
+    if require && container.kind == ContainerKind::Regular {
         let missing: Vec<&str> = Resource::ALL
             .iter()
             .map(|r| r.name())
@@ -68,108 +77,115 @@ mod tests {
 
     fn check(
         entries: Value,
-        sidecar: bool,
+        kind: ContainerKind,
         pod_restart_policy: &str,
         require: bool,
     ) -> Vec<String> {
         let view: ContainerView =
             serde_json::from_value(json!({"name": "app", "resizePolicy": entries})).unwrap();
-        violations(
-            Judged {
-                view: &view,
-                sidecar,
-            },
-            pod_restart_policy,
-            require,
-        )
+        violations(Judged { view: &view, kind }, pod_restart_policy, require)
     }
 
     #[test]
-    fn valid_entries_pass() {
+    fn resize_policies() {
+        use ContainerKind::{Init, Regular, Sidecar};
         let both = json!([
             {"resourceName": "cpu", "restartPolicy": "NotRequired"},
             {"resourceName": "memory", "restartPolicy": "RestartContainer"}
         ]);
-        assert!(check(both.clone(), false, "Always", true).is_empty());
-        assert!(check(both, false, "OnFailure", false).is_empty());
-        assert!(check(json!([]), false, "Always", false).is_empty());
-    }
-
-    #[test]
-    fn unknown_resources_and_policies() {
-        let found = check(
-            json!([
-                {"resourceName": "ephemeral-storage", "restartPolicy": "NotRequired"},
-                {"resourceName": "cpu", "restartPolicy": "PreferNoRestart"},
-                {"resourceName": "", "restartPolicy": ""}
-            ]),
-            false,
-            "Always",
-            false,
-        );
-        assert_eq!(
-            found,
-            [
-                "container \"app\": resizePolicy[0].resourceName \"ephemeral-storage\" is not supported: use cpu or memory",
-                "container \"app\": resizePolicy[1].restartPolicy \"PreferNoRestart\" is not supported: use NotRequired or RestartContainer",
-                "container \"app\": resizePolicy[2].resourceName \"\" is not supported: use cpu or memory",
-                "container \"app\": resizePolicy[2].restartPolicy \"\" is not supported: use NotRequired or RestartContainer",
-            ]
-        );
-    }
-
-    #[test]
-    fn duplicates() {
-        let found = check(
-            json!([
-                {"resourceName": "memory", "restartPolicy": "NotRequired"},
-                {"resourceName": "memory", "restartPolicy": "RestartContainer"}
-            ]),
-            true,
-            "Always",
-            false,
-        );
-        assert_eq!(
-            found,
-            [
-                "sidecar container \"app\": resizePolicy[1].resourceName memory is declared twice: keep one entry per resource"
-            ]
-        );
-    }
-
-    #[test]
-    fn restart_policy_never_pods_only_take_not_required() {
         let restart = json!([{"resourceName": "memory", "restartPolicy": "RestartContainer"}]);
-        assert_eq!(
-            check(restart.clone(), false, "Never", false),
-            [
-                "container \"app\": resizePolicy[0].restartPolicy RestartContainer is not allowed in a pod whose restartPolicy is Never: use NotRequired"
-            ]
-        );
-        assert!(check(restart, false, "OnFailure", false).is_empty());
         let not_required = json!([{"resourceName": "memory", "restartPolicy": "NotRequired"}]);
-        assert!(check(not_required, false, "Never", false).is_empty());
-    }
-
-    #[test]
-    fn required_on_regular_containers_only() {
-        assert_eq!(
-            check(json!([]), false, "Always", true),
-            [
-                "container \"app\": resizePolicy must declare cpu and memory (requireResizePolicy): add an entry for cpu and memory with restartPolicy NotRequired or RestartContainer"
-            ]
-        );
         let cpu_only = json!([{"resourceName": "cpu", "restartPolicy": "NotRequired"}]);
-        let found = check(cpu_only, false, "Always", true);
-        assert_eq!(found.len(), 1);
-        assert!(
-            found[0].contains("add an entry for memory with"),
-            "{found:?}"
-        );
-        assert!(
-            check(json!([]), true, "Always", true).is_empty(),
-            "sidecars are exempt"
-        );
-        assert!(check(json!([]), false, "Always", false).is_empty());
+        let cases: Vec<(Value, ContainerKind, &str, bool, Vec<&str>)> = vec![
+            (both.clone(), Regular, "Always", true, vec![]),
+            (both, Regular, "OnFailure", false, vec![]),
+            (json!([]), Regular, "Always", false, vec![]),
+            (
+                json!([
+                    {"resourceName": "ephemeral-storage", "restartPolicy": "NotRequired"},
+                    {"resourceName": "cpu", "restartPolicy": "PreferNoRestart"},
+                    {"resourceName": "", "restartPolicy": ""}
+                ]),
+                Regular,
+                "Always",
+                false,
+                vec![
+                    "container \"app\": resizePolicy[0].resourceName \"ephemeral-storage\" is not supported: use cpu or memory",
+                    "container \"app\": resizePolicy[1].restartPolicy \"PreferNoRestart\" is not supported: use NotRequired or RestartContainer",
+                    "container \"app\": resizePolicy[2].resourceName \"\" is not supported: use cpu or memory",
+                    "container \"app\": resizePolicy[2].restartPolicy \"\" is not supported: use NotRequired or RestartContainer",
+                ],
+            ),
+            (
+                json!([
+                    {"resourceName": "memory", "restartPolicy": "NotRequired"},
+                    {"resourceName": "memory", "restartPolicy": "RestartContainer"}
+                ]),
+                Sidecar,
+                "Always",
+                false,
+                vec![
+                    "sidecar container \"app\": resizePolicy[1].resourceName memory is declared twice: keep one entry per resource",
+                ],
+            ),
+            (
+                restart.clone(),
+                Regular,
+                "Never",
+                false,
+                vec![
+                    "container \"app\": resizePolicy[0].restartPolicy RestartContainer is not allowed in a pod whose restartPolicy is Never: use NotRequired",
+                ],
+            ),
+            (restart.clone(), Regular, "OnFailure", false, vec![]),
+            (restart.clone(), Sidecar, "Always", false, vec![]),
+            (not_required.clone(), Regular, "Never", false, vec![]),
+            (
+                restart.clone(),
+                Init,
+                "Always",
+                false,
+                vec![
+                    "init container \"app\": resizePolicy[0].restartPolicy RestartContainer is not allowed on an init container without restartPolicy Always (refused by the apiserver since Kubernetes 1.36): use NotRequired",
+                ],
+            ),
+            (
+                restart,
+                Init,
+                "Never",
+                false,
+                vec![
+                    "init container \"app\": resizePolicy[0].restartPolicy RestartContainer is not allowed on an init container without restartPolicy Always (refused by the apiserver since Kubernetes 1.36): use NotRequired",
+                ],
+            ),
+            (not_required, Init, "Always", true, vec![]),
+            (
+                json!([]),
+                Regular,
+                "Always",
+                true,
+                vec![
+                    "container \"app\": resizePolicy must declare cpu and memory (requireResizePolicy): add an entry for cpu and memory with restartPolicy NotRequired or RestartContainer",
+                ],
+            ),
+            (
+                cpu_only,
+                Regular,
+                "Always",
+                true,
+                vec![
+                    "container \"app\": resizePolicy must declare cpu and memory (requireResizePolicy): add an entry for memory with restartPolicy NotRequired or RestartContainer",
+                ],
+            ),
+            (json!([]), Sidecar, "Always", true, vec![]),
+            (json!([]), Init, "Always", true, vec![]),
+        ];
+        for (entries, kind, pod_restart_policy, require, expected) in cases {
+            assert_eq!(
+                check(entries.clone(), kind, pod_restart_policy, require),
+                expected,
+                "{entries} {kind:?} {pod_restart_policy} {require}"
+            );
+        }
     }
 }
