@@ -171,6 +171,19 @@ pub fn pod_spec_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value
         .filter(|spec| spec.is_object())
 }
 
+/// A copy of `object` with its pod spec changed by `patch`. The raw JSON is edited, never a
+/// typed object, so fields no view knows survive.
+pub fn patch_pod_spec(
+    kind: WorkloadKind,
+    object: &RawValue,
+    patch: impl FnOnce(&mut Value) -> Result<(), String>,
+) -> Result<Value, String> {
+    let mut object: Value =
+        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
+    patch(pod_spec_mut(kind, &mut object).ok_or("the pod spec cannot be patched")?)?;
+    Ok(object)
+}
+
 /// Reads the pod spec of `object` into a view struct holding only the fields a rule needs.
 /// A missing pod spec reads as `T::default()`. Wrong types are errors naming the full path,
 /// such as `spec.template.spec.containers[0].name: invalid type: ...`.
@@ -319,6 +332,35 @@ mod tests {
         pod_spec_mut(WorkloadKind::Job, &mut object).unwrap()["hostNetwork"] = json!(true);
         assert_eq!(object["spec"]["template"]["spec"]["hostNetwork"], true);
         assert!(pod_spec_mut(WorkloadKind::Pod, &mut json!({"spec": 1})).is_none());
+    }
+
+    #[test]
+    fn patching_keeps_every_other_field() {
+        let object = object_for(
+            WorkloadKind::CronJob,
+            json!({"containers": [], "x-unknown": [1, 2.5]}),
+        );
+        let patched = patch_pod_spec(WorkloadKind::CronJob, &raw(&object), |spec| {
+            spec["hostNetwork"] = json!(true);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            patched,
+            object_for(
+                WorkloadKind::CronJob,
+                json!({"containers": [], "x-unknown": [1, 2.5], "hostNetwork": true})
+            )
+        );
+        let failing = |_: &mut Value| Err("refused".to_string());
+        assert_eq!(
+            patch_pod_spec(WorkloadKind::Pod, &raw(&object), failing),
+            Err("refused".to_string())
+        );
+        assert_eq!(
+            patch_pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": 1})), failing),
+            Err("the pod spec cannot be patched".to_string())
+        );
     }
 
     #[test]

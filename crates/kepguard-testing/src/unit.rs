@@ -1,0 +1,97 @@
+//! Helpers for a policy's unit tests: compiled settings from JSON, objects and requests for
+//! every workload kind, and the verdict a test expects taken apart.
+
+use kepguard_common::{AdmissionRequest, PolicySettings, Verdict, WorkloadKind};
+use serde_json::{Value, json};
+
+/// Deserialises `settings` and compiles them, as `validate_settings` does; a deserialisation
+/// error is reported as serde words it, without the path.
+pub fn compile<S: PolicySettings>(settings: Value) -> Result<S::Compiled, String> {
+    serde_json::from_value::<S>(settings)
+        .map_err(|error| error.to_string())?
+        .compile()
+}
+
+/// The compiled settings, for tests that need valid ones.
+///
+/// # Panics
+/// When `settings` are invalid, with the reason.
+pub fn compiled<S: PolicySettings>(settings: Value) -> S::Compiled {
+    let shown = settings.to_string();
+    compile::<S>(settings).unwrap_or_else(|error| panic!("invalid settings {shown}: {error}"))
+}
+
+/// An object of `kind` whose pod spec is `pod_spec`, with nothing else but its kind.
+pub fn object(kind: WorkloadKind, pod_spec: Value) -> Value {
+    let mut object = pod_spec;
+    for key in kind.pod_spec_keys().iter().rev() {
+        object = json!({ *key: object });
+    }
+    object["apiVersion"] = json!(kind.api_version());
+    object["kind"] = json!(kind.kind());
+    object
+}
+
+/// An admission request for `object` of `kind` (and `old_object`, on an UPDATE), from the
+/// namespace `default`.
+pub fn request(
+    kind: WorkloadKind,
+    operation: &str,
+    object: Value,
+    old_object: Option<Value>,
+) -> AdmissionRequest {
+    let request = crate::matrix::request(kind, operation, None, object, old_object);
+    serde_json::from_value(request).expect("the matrix builds a valid admission request")
+}
+
+/// The message of a rejection.
+///
+/// # Panics
+/// When the verdict is not a rejection.
+pub fn rejection(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Reject { message } => message,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// The mutated object and the warnings of a mutation.
+///
+/// # Panics
+/// When the verdict is not a mutation.
+pub fn mutation(verdict: Verdict) -> (Value, Vec<String>) {
+    match verdict {
+        Verdict::Mutate { object, warnings } => (object, warnings),
+        other => panic!("expected a mutation, got {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_carry_the_pod_spec_where_the_shared_crate_looks() {
+        for kind in WorkloadKind::ALL {
+            let object = object(kind, json!({"containers": []}));
+            assert_eq!(
+                object.pointer(kind.pod_spec_pointer()),
+                Some(&json!({"containers": []})),
+                "{kind:?}"
+            );
+            assert_eq!(object["kind"], kind.kind(), "{kind:?}");
+            let request = request(kind, "CREATE", object, None);
+            assert_eq!(WorkloadKind::of_request(&request), Some(kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn verdicts_are_taken_apart() {
+        assert_eq!(rejection(Verdict::reject("no")), "no");
+        let verdict = Verdict::Mutate {
+            object: json!({"a": 1}),
+            warnings: vec!["w".into()],
+        };
+        assert_eq!(mutation(verdict), (json!({"a": 1}), vec!["w".to_string()]));
+    }
+}
