@@ -153,7 +153,7 @@ impl PolicySettings for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kepguard_testing::unit::compile;
+    use kepguard_testing::unit::{assert_refused_settings, assert_valid_settings, compile};
     use serde_json::json;
 
     #[test]
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn valid_settings() {
-        let cases = [
+        assert_valid_settings::<Settings>([
             (
                 "Always as the default",
                 json!({"allowedPolicies": ["Always"], "defaultPolicy": "Always"}),
@@ -183,16 +183,12 @@ mod tests {
                 "exempt namespaces",
                 json!({"exemptNamespaces": ["kube-system"]}),
             ),
-        ];
-        for (name, settings) in cases {
-            let outcome = compile::<Settings>(settings);
-            assert!(outcome.is_ok(), "{name}: {outcome:?}");
-        }
+        ]);
     }
 
     #[test]
     fn invalid_settings_name_the_field_and_the_valid_values() {
-        let cases = [
+        assert_refused_settings::<Settings>([
             (
                 "a wrongly cased policy",
                 json!({"allowedPolicies": ["onRootMismatch"]}),
@@ -228,14 +224,7 @@ mod tests {
                 json!({"exemptNamespaces": ["Kube System"]}),
                 "exemptNamespaces: \"Kube System\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
             ),
-        ];
-        for (name, settings, expected) in cases {
-            assert_eq!(
-                compile::<Settings>(settings),
-                Err(expected.to_string()),
-                "{name}"
-            );
-        }
+        ]);
     }
 
     #[test]

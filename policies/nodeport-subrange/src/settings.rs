@@ -159,7 +159,7 @@ impl PolicySettings for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kepguard_testing::unit::{compile, compiled};
+    use kepguard_testing::unit::{assert_refused_settings, compile, compiled};
     use serde_json::json;
 
     fn range(first: u16, last: u16) -> PortRange {
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn invalid_settings_name_the_field() {
-        let cases = [
+        assert_refused_settings::<Settings>([
             (
                 "no node port range",
                 json!({}),
@@ -318,14 +318,7 @@ mod tests {
                 json!({"nodePortRange": "30000-32767", "exemptNamespaces": ["Kube System"]}),
                 "exemptNamespaces: \"Kube System\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
             ),
-        ];
-        for (name, settings, expected) in cases {
-            assert_eq!(
-                compile::<Settings>(settings),
-                Err(expected.to_string()),
-                "{name}"
-            );
-        }
+        ]);
     }
 
     #[test]

@@ -244,11 +244,11 @@ fn gating_violations(
 mod tests {
     use super::*;
     use crate::settings::Settings;
-    use kepguard_testing::unit::{compiled, object, request};
+    use kepguard_testing::unit::{compiled, merge, object, request};
     use serde_json::{Value, json};
 
     fn settings(extra: Value) -> CompiledSettings {
-        let mut base = json!({
+        let example = json!({
             "sidecars": [
                 {"name": "istio-proxy", "image": "istio/proxyv2"},
                 {"name": "linkerd-proxy"},
@@ -257,10 +257,7 @@ mod tests {
             ],
             "setupContainers": [{"name": "istio-init"}, {"name": "linkerd-init"}]
         });
-        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
-            base.extend(extra.clone());
-        }
-        compiled::<Settings>(base)
+        compiled::<Settings>(merge(example, extra))
     }
 
     /// A pod spec and the roles the example settings give its containers.

@@ -106,7 +106,9 @@ impl PolicySettings for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kepguard_testing::unit::{compile, compiled};
+    use kepguard_testing::unit::{
+        assert_refused_settings, assert_valid_settings, compile, compiled,
+    };
     use serde_json::json;
 
     #[test]
@@ -143,7 +145,7 @@ mod tests {
 
     #[test]
     fn valid_settings() {
-        let cases = [
+        assert_valid_settings::<Settings>([
             ("mutate with sidecarsFirst", json!({"mutate": true})),
             (
                 "a grace period",
@@ -153,16 +155,12 @@ mod tests {
                 "exempt namespaces",
                 json!({"exemptNamespaces": ["kube-system"]}),
             ),
-        ];
-        for (name, settings) in cases {
-            let outcome = compile::<Settings>(settings);
-            assert!(outcome.is_ok(), "{name}: {:?}", outcome.err());
-        }
+        ]);
     }
 
     #[test]
     fn invalid_settings_name_the_field() {
-        let cases = [
+        assert_refused_settings::<Settings>([
             (
                 "an empty matcher",
                 json!({"sidecars": [{"name": "a"}, {}]}),
@@ -198,11 +196,7 @@ mod tests {
                 json!({"exemptNamespaces": ["Kube System"]}),
                 "exemptNamespaces: \"Kube System\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
             ),
-        ];
-        for (name, settings, expected) in cases {
-            let error = compile::<Settings>(settings).err();
-            assert_eq!(error.as_deref(), Some(expected), "{name}");
-        }
+        ]);
     }
 
     #[test]
