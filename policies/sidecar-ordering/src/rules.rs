@@ -1,5 +1,5 @@
-//! The rules, as plain functions over the admission request, and the composer that applies
-//! them and, in the mutating mode, the fix of `mutate`.
+//! The rules, as plain functions over the pod spec, and `evaluate`, which applies them and,
+//! in the mutating mode, fixes with `mutate` what rules 1 and 2 would reject.
 
 use crate::mutate;
 use crate::settings::CompiledSettings;
