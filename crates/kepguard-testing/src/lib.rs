@@ -6,7 +6,7 @@
 //! - [`matrix`]: wraps one pod spec in a Pod and every workload template, so a test can check
 //!   that a rule fires identically for each of them;
 //! - [`unit`]: helpers for unit tests: compiled settings from JSON, objects and requests for
-//!   every workload kind, and a rejection's message or a mutation's object.
+//!   every workload kind, and a rejection's message.
 
 pub mod fuzz;
 pub mod matrix;

@@ -1,6 +1,5 @@
 //! Helpers for a policy's unit tests: compiled settings from JSON and tables of valid and
-//! refused settings, objects and requests for every workload kind, and the verdict a test
-//! expects taken apart.
+//! refused settings, objects and requests for every workload kind, and a rejection's message.
 
 use kepguard_common::{AdmissionRequest, PolicySettings, Verdict, WorkloadKind};
 use serde_json::{Value, json};
@@ -68,14 +67,15 @@ pub fn object(kind: WorkloadKind, pod_spec: Value) -> Value {
 }
 
 /// An admission request for `object` of `kind` (and `old_object`, on an UPDATE), from the
-/// namespace `default`.
+/// namespace `default`: [`crate::matrix::request`], read as the policies read it.
 pub fn request(
     kind: WorkloadKind,
     operation: &str,
+    sub_resource: Option<&str>,
     object: Value,
     old_object: Option<Value>,
 ) -> AdmissionRequest {
-    let request = crate::matrix::request(kind, operation, None, object, old_object);
+    let request = crate::matrix::request(kind, operation, sub_resource, object, old_object);
     serde_json::from_value(request).expect("the matrix builds a valid admission request")
 }
 
@@ -87,17 +87,6 @@ pub fn rejection(verdict: Verdict) -> String {
     match verdict {
         Verdict::Reject { message } => message,
         other => panic!("expected a rejection, got {other:?}"),
-    }
-}
-
-/// The mutated object and the warnings of a mutation.
-///
-/// # Panics
-/// When the verdict is not a mutation.
-pub fn mutation(verdict: Verdict) -> (Value, Vec<String>) {
-    match verdict {
-        Verdict::Mutate { object, warnings } => (object, warnings),
-        other => panic!("expected a mutation, got {other:?}"),
     }
 }
 
@@ -165,7 +154,7 @@ mod tests {
                 "{kind:?}"
             );
             assert_eq!(object["kind"], kind.kind(), "{kind:?}");
-            let request = request(kind, "CREATE", object, None);
+            let request = request(kind, "CREATE", None, object, None);
             assert_eq!(WorkloadKind::of_request(&request), Some(kind), "{kind:?}");
         }
     }
@@ -179,12 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn verdicts_are_taken_apart() {
+    fn a_rejection_gives_its_message() {
         assert_eq!(rejection(Verdict::reject("no")), "no");
-        let verdict = Verdict::Mutate {
-            object: json!({"a": 1}),
-            warnings: vec!["w".into()],
-        };
-        assert_eq!(mutation(verdict), (json!({"a": 1}), vec!["w".to_string()]));
     }
 }

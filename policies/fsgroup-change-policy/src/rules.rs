@@ -514,7 +514,7 @@ mod tests {
         ];
         for (name, settings, kind, operation, object, expected) in cases {
             let old = (operation == "UPDATE").then(|| object.clone());
-            let request = request(kind, operation, object, old);
+            let request = request(kind, operation, None, object, old);
             assert_eq!(
                 evaluate(&request, &compiled::<Settings>(settings)),
                 expected,

@@ -538,7 +538,7 @@ mod tests {
             ),
         ];
         for (name, extra, kind, pod_spec, expected) in cases {
-            let request = request(kind, "CREATE", object(kind, pod_spec), None);
+            let request = request(kind, "CREATE", None, object(kind, pod_spec), None);
             assert_eq!(evaluate(&request, &settings(extra)), expected, "{name}");
         }
     }
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn an_object_without_a_pod_spec_is_accepted() {
         let object = json!({"apiVersion": "batch/v1", "kind": "Job"});
-        let request = request(WorkloadKind::Job, "CREATE", object, None);
+        let request = request(WorkloadKind::Job, "CREATE", None, object, None);
         assert_eq!(evaluate(&request, &settings(json!({}))), Verdict::accept());
     }
 }
