@@ -122,10 +122,7 @@ pub struct RequirementView {
 /// Judges one admission request.
 pub fn evaluate(request: &AdmissionRequest, settings: &CompiledSettings) -> Verdict {
     // A Pod's securityContext cannot change after creation.
-    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
-        return Verdict::accept();
-    };
-    judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
+    podspec::judge_immutable_spec(request, |kind, object| judge(kind, object, settings))
 }
 
 /// Validates the pod spec, then sets a missing fsGroupChangePolicy where a volume would be

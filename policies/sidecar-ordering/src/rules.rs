@@ -160,10 +160,7 @@ pub fn grace_period_violation(
 /// Judges one admission request.
 pub fn evaluate(request: &AdmissionRequest, settings: &CompiledSettings) -> Verdict {
     // A Pod's containers cannot be added, removed or reordered after creation.
-    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
-        return Verdict::accept();
-    };
-    judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
+    podspec::judge_immutable_spec(request, |kind, object| judge(kind, object, settings))
 }
 
 /// Validates the pod spec; in the mutating mode, fixes what rules 1 and 2 refuse instead.
