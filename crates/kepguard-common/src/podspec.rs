@@ -171,6 +171,32 @@ pub fn pod_spec_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value
         .filter(|spec| spec.is_object())
 }
 
+/// For rules on pod-spec fields a running Pod cannot change: `judge` applied to the object
+/// of a request [`WorkloadKind::judged_when_spec_is_immutable`] picks, an error becoming the
+/// kind's rejection ([`WorkloadKind::invalid`]). Any other request is accepted.
+pub fn judge_immutable_spec(
+    request: &AdmissionRequest,
+    judge: impl FnOnce(WorkloadKind, &RawValue) -> Result<Verdict, String>,
+) -> Verdict {
+    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
+        return Verdict::accept();
+    };
+    judge(kind, &request.object).unwrap_or_else(|error| kind.invalid(&error))
+}
+
+/// A copy of `object` with its pod spec changed by `patch`. The raw JSON is edited, never a
+/// typed object, so fields no view knows survive.
+pub fn patch_pod_spec(
+    kind: WorkloadKind,
+    object: &RawValue,
+    patch: impl FnOnce(&mut Value) -> Result<(), String>,
+) -> Result<Value, String> {
+    let mut object: Value =
+        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
+    patch(pod_spec_mut(kind, &mut object).ok_or("the pod spec cannot be patched")?)?;
+    Ok(object)
+}
+
 /// Reads the pod spec of `object` into a view struct holding only the fields a rule needs.
 /// A missing pod spec reads as `T::default()`. Wrong types are errors naming the full path,
 /// such as `spec.template.spec.containers[0].name: invalid type: ...`.
@@ -319,6 +345,80 @@ mod tests {
         pod_spec_mut(WorkloadKind::Job, &mut object).unwrap()["hostNetwork"] = json!(true);
         assert_eq!(object["spec"]["template"]["spec"]["hostNetwork"], true);
         assert!(pod_spec_mut(WorkloadKind::Pod, &mut json!({"spec": 1})).is_none());
+    }
+
+    #[test]
+    fn immutable_specs_are_judged_at_create_and_on_workload_updates() {
+        let request = |kind: &str, group: &str, operation: &str| -> AdmissionRequest {
+            serde_json::from_value(json!({
+                "kind": {"group": group, "version": "v1", "kind": kind},
+                "operation": operation,
+                "object": {"spec": {}},
+            }))
+            .unwrap()
+        };
+        let refuse = |kind: WorkloadKind, object: &RawValue| -> Result<Verdict, String> {
+            Err(format!("{} {}", kind.kind(), object.get()))
+        };
+        let cases = [
+            (
+                "a Pod CREATE",
+                request("Pod", "", "CREATE"),
+                Verdict::reject(r#"invalid Pod: Pod {"spec":{}}"#),
+            ),
+            (
+                "a Pod UPDATE",
+                request("Pod", "", "UPDATE"),
+                Verdict::accept(),
+            ),
+            (
+                "a Deployment UPDATE",
+                request("Deployment", "apps", "UPDATE"),
+                Verdict::reject(r#"invalid Deployment: Deployment {"spec":{}}"#),
+            ),
+            (
+                "a DELETE",
+                request("Job", "batch", "DELETE"),
+                Verdict::accept(),
+            ),
+            (
+                "a Service",
+                request("Service", "", "CREATE"),
+                Verdict::accept(),
+            ),
+        ];
+        for (name, request, expected) in cases {
+            assert_eq!(judge_immutable_spec(&request, refuse), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn patching_keeps_every_other_field() {
+        let object = object_for(
+            WorkloadKind::CronJob,
+            json!({"containers": [], "x-unknown": [1, 2.5]}),
+        );
+        let patched = patch_pod_spec(WorkloadKind::CronJob, &raw(&object), |spec| {
+            spec["hostNetwork"] = json!(true);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            patched,
+            object_for(
+                WorkloadKind::CronJob,
+                json!({"containers": [], "x-unknown": [1, 2.5], "hostNetwork": true})
+            )
+        );
+        let failing = |_: &mut Value| Err("refused".to_string());
+        assert_eq!(
+            patch_pod_spec(WorkloadKind::Pod, &raw(&object), failing),
+            Err("refused".to_string())
+        );
+        assert_eq!(
+            patch_pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": 1})), failing),
+            Err("the pod spec cannot be patched".to_string())
+        );
     }
 
     #[test]

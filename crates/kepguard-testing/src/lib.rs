@@ -4,10 +4,13 @@
 //!   `validate_settings` mutated fixtures, and checks that it never panics and always answers
 //!   with a well-formed response;
 //! - [`matrix`]: wraps one pod spec in a Pod and every workload template, so a test can check
-//!   that a rule fires identically for each of them.
+//!   that a rule fires identically for each of them;
+//! - [`unit`]: helpers for unit tests: compiled settings from JSON, objects and requests for
+//!   every workload kind, and a rejection's message.
 
 pub mod fuzz;
 pub mod matrix;
+pub mod unit;
 
 pub use proptest;
 

@@ -1,6 +1,6 @@
 //! The rules, as plain functions over the admission request.
 
-use crate::settings::{CHANGE_POLICIES, SELINUX_CHANGE_POLICIES, Settings};
+use crate::settings::{CHANGE_POLICIES, CompiledSettings, SELINUX_CHANGE_POLICIES};
 use kepguard_common::podspec::{self, WorkloadKind};
 use kepguard_common::view::{self, read_view};
 use kepguard_common::{AdmissionRequest, Verdict};
@@ -120,36 +120,80 @@ pub struct RequirementView {
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &CompiledSettings) -> Verdict {
     // A Pod's securityContext cannot change after creation.
-    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
-        return Verdict::accept();
-    };
-    judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
+    podspec::judge_immutable_spec(request, |kind, object| judge(kind, object, settings))
 }
 
-fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<Verdict, String> {
+/// Validates the pod spec, then sets a missing fsGroupChangePolicy where a volume would be
+/// chowned recursively (or rejects the spec, in the validating mode).
+fn judge(
+    kind: WorkloadKind,
+    object: &RawValue,
+    settings: &CompiledSettings,
+) -> Result<Verdict, String> {
     let spec: PodSpecView = podspec::read_pod_spec(kind, object)?;
     // The apiserver refuses these fields itself on pods declared as Windows pods.
     if spec.os.as_ref().is_some_and(|os| os.name == "windows") {
         return Ok(Verdict::accept());
     }
-    let context = spec.security_context.as_ref();
-    let fs_group = context.and_then(|c| c.fs_group);
-    let change_policy = context.and_then(|c| c.fs_group_change_policy.as_deref());
-    let selinux_policy = context.and_then(|c| c.selinux_change_policy.as_deref());
-    let at = format!("{}.securityContext", kind.pod_spec_path());
+    let fields = Fields::of(kind, &spec);
+    let violations = violations(&spec, &fields, settings);
+    if !violations.is_empty() {
+        return Ok(Verdict::from_violations(violations));
+    }
+    let Some(volume) = volume_without_policy(kind, object, &spec, &fields, settings)? else {
+        return Ok(Verdict::Accept {
+            warnings: warnings(&fields),
+        });
+    };
+    if !settings.mutate {
+        let at = &fields.at;
+        return Ok(Verdict::reject(format!(
+            "{at}.fsGroup is set and {volume} would have its ownership changed recursively on every mount: set {at}.fsGroupChangePolicy: {}",
+            settings.default_policy
+        )));
+    }
+    Ok(Verdict::Mutate {
+        object: set_change_policy(kind, object, settings.default_policy)?,
+        warnings: Vec::new(),
+    })
+}
 
+/// The pod security context's fields these rules judge, and where they are.
+struct Fields<'a> {
+    /// The path of the securityContext, such as `spec.template.spec.securityContext`.
+    at: String,
+    fs_group: Option<i64>,
+    change_policy: Option<&'a str>,
+    selinux_policy: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(kind: WorkloadKind, spec: &'a PodSpecView) -> Fields<'a> {
+        let context = spec.security_context.as_ref();
+        Fields {
+            at: format!("{}.securityContext", kind.pod_spec_path()),
+            fs_group: context.and_then(|c| c.fs_group),
+            change_policy: context.and_then(|c| c.fs_group_change_policy.as_deref()),
+            selinux_policy: context.and_then(|c| c.selinux_change_policy.as_deref()),
+        }
+    }
+}
+
+/// Values outside the allowed lists, and fields set on a pod that only Windows nodes take.
+fn violations(spec: &PodSpecView, fields: &Fields, settings: &CompiledSettings) -> Vec<String> {
+    let at = &fields.at;
     let mut violations: Vec<String> = [
         disallowed_value(
             &format!("{at}.fsGroupChangePolicy"),
-            change_policy,
+            fields.change_policy,
             &settings.allowed_policies,
             &CHANGE_POLICIES,
         ),
         disallowed_value(
             &format!("{at}.seLinuxChangePolicy"),
-            selinux_policy,
+            fields.selinux_policy,
             &settings.allowed_selinux_change_policies,
             &SELINUX_CHANGE_POLICIES,
         ),
@@ -158,12 +202,12 @@ fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<V
     .flatten()
     .collect();
     if spec.os.is_none()
-        && let Some(reason) = windows_only(&spec)
+        && let Some(reason) = windows_only(spec)
     {
         let set: Vec<&str> = [
-            fs_group.map(|_| "fsGroup"),
-            change_policy.map(|_| "fsGroupChangePolicy"),
-            selinux_policy.map(|_| "seLinuxChangePolicy"),
+            fields.fs_group.map(|_| "fsGroup"),
+            fields.change_policy.map(|_| "fsGroupChangePolicy"),
+            fields.selinux_policy.map(|_| "seLinuxChangePolicy"),
         ]
         .into_iter()
         .flatten()
@@ -176,45 +220,47 @@ fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<V
             ));
         }
     }
-    if !violations.is_empty() {
-        return Ok(Verdict::from_violations(violations));
-    }
+    violations
+}
 
-    if fs_group.is_none() {
-        return Ok(match change_policy {
-            Some(value) => Verdict::Accept {
-                warnings: vec![format!(
-                    "{at}.fsGroupChangePolicy is {value} but fsGroup is not set: it has no effect"
-                )],
-            },
-            None => Verdict::accept(),
-        });
+/// A change policy without fsGroup does nothing: worth a warning, not a rejection.
+fn warnings(fields: &Fields) -> Vec<String> {
+    match (fields.fs_group, fields.change_policy) {
+        (None, Some(value)) => vec![format!(
+            "{}.fsGroupChangePolicy is {value} but fsGroup is not set: it has no effect",
+            fields.at
+        )],
+        _ => Vec::new(),
     }
-    if change_policy.is_some() {
-        return Ok(Verdict::accept());
+}
+
+/// The volume that would be chowned recursively because fsGroup is set without a change
+/// policy, if there is one.
+fn volume_without_policy(
+    kind: WorkloadKind,
+    object: &RawValue,
+    spec: &PodSpecView,
+    fields: &Fields,
+    settings: &CompiledSettings,
+) -> Result<Option<String>, String> {
+    if fields.fs_group.is_none() || fields.change_policy.is_some() {
+        return Ok(None);
     }
-    let Some(volume) = chowned_volume(kind, object, &spec, settings)? else {
-        return Ok(Verdict::accept());
-    };
-    if !settings.mutate {
-        return Ok(Verdict::reject(format!(
-            "{at}.fsGroup is set and {volume} would have its ownership changed recursively on every mount: set {at}.fsGroupChangePolicy: {}",
-            settings.default_policy
-        )));
-    }
-    let mut mutated: Value =
-        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
-    let context = podspec::pod_spec_mut(kind, &mut mutated)
-        .and_then(|spec| spec.get_mut("securityContext"))
-        .and_then(Value::as_object_mut)
-        .ok_or("the pod spec's securityContext cannot be patched")?;
-    context.insert(
-        "fsGroupChangePolicy".into(),
-        Value::String(settings.default_policy.clone()),
-    );
-    Ok(Verdict::Mutate {
-        object: mutated,
-        warnings: Vec::new(),
+    chowned_volume(kind, object, spec, settings)
+}
+
+/// The mutation: `object` with `fsGroupChangePolicy` set in its pod security context.
+fn set_change_policy(kind: WorkloadKind, object: &RawValue, policy: &str) -> Result<Value, String> {
+    podspec::patch_pod_spec(kind, object, |spec| {
+        let context = spec
+            .get_mut("securityContext")
+            .and_then(Value::as_object_mut)
+            .ok_or("the pod spec's securityContext cannot be patched")?;
+        context.insert(
+            "fsGroupChangePolicy".into(),
+            Value::String(policy.to_string()),
+        );
+        Ok(())
     })
 }
 
@@ -222,10 +268,10 @@ fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<V
 fn disallowed_value(
     field: &str,
     value: Option<&str>,
-    allowed: &[String],
+    allowed: &[&str],
     known: &[&str],
 ) -> Option<String> {
-    let value = value.filter(|v| !allowed.iter().any(|a| a == v))?;
+    let value = value.filter(|v| !allowed.contains(v))?;
     let hint = known
         .iter()
         .find(|k| k.eq_ignore_ascii_case(value) && **k != value)
@@ -242,9 +288,9 @@ fn chowned_volume(
     kind: WorkloadKind,
     object: &RawValue,
     spec: &PodSpecView,
-    settings: &Settings,
+    settings: &CompiledSettings,
 ) -> Result<Option<String>, String> {
-    let wanted = |source: &str| settings.volume_types.iter().any(|t| t == source);
+    let wanted = |source: &str| settings.volume_types.contains(&source);
     for volume in &spec.volumes {
         if let Some(source) = volume.sources.iter().find(|source| wanted(source)) {
             return Ok(Some(format!("{source} volume {:?}", volume.name)));
@@ -291,25 +337,9 @@ fn windows_only(spec: &PodSpecView) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Settings;
+    use kepguard_testing::unit::{compiled, object, request};
     use serde_json::json;
-
-    fn request(kind: &str, group: &str, operation: &str, object: Value) -> AdmissionRequest {
-        serde_json::from_value(json!({
-            "kind": {"group": group, "version": "v1", "kind": kind},
-            "operation": operation,
-            "object": object,
-        }))
-        .unwrap()
-    }
-
-    fn pod(spec: Value) -> AdmissionRequest {
-        request(
-            "Pod",
-            "",
-            "CREATE",
-            json!({"apiVersion": "v1", "kind": "Pod", "spec": spec}),
-        )
-    }
 
     fn pvc_spec(security_context: Value) -> Value {
         json!({
@@ -320,73 +350,174 @@ mod tests {
     }
 
     #[test]
-    fn defaults_the_policy_for_a_pvc() {
-        let verdict = evaluate(&pod(pvc_spec(json!({"fsGroup": 0}))), &Settings::default());
-        let Verdict::Mutate { object, .. } = verdict else {
-            panic!("expected a mutation, got {verdict:?}");
+    fn evaluates_pod_specs() {
+        let claim_template = |mut object: Value| {
+            object["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "data"}}]);
+            object
         };
-        assert_eq!(
-            object["spec"]["securityContext"],
-            json!({"fsGroup": 0, "fsGroupChangePolicy": "OnRootMismatch"})
-        );
-    }
-
-    #[test]
-    fn rejects_in_validate_mode() {
-        let settings = Settings {
-            mutate: false,
-            ..Settings::default()
+        let stateful = |mut object: Value| {
+            object["spec"]["template"]["spec"] = json!({"securityContext": {"fsGroup": 1}});
+            claim_template(object)
         };
-        let verdict = evaluate(&pod(pvc_spec(json!({"fsGroup": 1000}))), &settings);
-        assert_eq!(
-            verdict,
-            Verdict::reject(
-                "spec.securityContext.fsGroup is set and persistentVolumeClaim volume \"data\" would have its ownership changed recursively on every mount: set spec.securityContext.fsGroupChangePolicy: OnRootMismatch"
-            )
-        );
-    }
-
-    #[test]
-    fn leaves_pods_without_matching_volumes() {
-        let spec = json!({
-            "securityContext": {"fsGroup": 1000},
-            "volumes": [{"name": "cache", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "c"}}]
-        });
-        assert_eq!(
-            evaluate(&pod(spec), &Settings::default()),
-            Verdict::accept()
-        );
-    }
-
-    #[test]
-    fn wrong_case_is_rejected_with_a_hint() {
-        let verdict = evaluate(
-            &pod(pvc_spec(
-                json!({"fsGroup": 1, "fsGroupChangePolicy": "onRootMismatch"}),
-            )),
-            &Settings::default(),
-        );
-        assert_eq!(
-            verdict,
-            Verdict::reject(
-                "spec.securityContext.fsGroupChangePolicy \"onRootMismatch\" is not allowed (values are case-sensitive: did you mean OnRootMismatch?): use one of OnRootMismatch, Always"
-            )
-        );
-    }
-
-    #[test]
-    fn wrong_types_are_rejected_not_crashed() {
-        let verdict = evaluate(
-            &pod(pvc_spec(json!({"fsGroup": "1000"}))),
-            &Settings::default(),
-        );
-        let Verdict::Reject { message } = verdict else {
-            panic!("expected a rejection");
-        };
-        assert!(
-            message.starts_with("invalid Pod: spec.securityContext.fsGroup: invalid type"),
-            "{message}"
-        );
+        let cases = [
+            (
+                "the policy is defaulted for a PVC",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(WorkloadKind::Pod, pvc_spec(json!({"fsGroup": 0}))),
+                Verdict::Mutate {
+                    object: object(
+                        WorkloadKind::Pod,
+                        pvc_spec(json!({"fsGroup": 0, "fsGroupChangePolicy": "OnRootMismatch"})),
+                    ),
+                    warnings: Vec::new(),
+                },
+            ),
+            (
+                "the validating mode rejects",
+                json!({"mutate": false}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(WorkloadKind::Pod, pvc_spec(json!({"fsGroup": 1000}))),
+                Verdict::reject(
+                    "spec.securityContext.fsGroup is set and persistentVolumeClaim volume \"data\" would have its ownership changed recursively on every mount: set spec.securityContext.fsGroupChangePolicy: OnRootMismatch",
+                ),
+            ),
+            (
+                "a StatefulSet's claim templates are persistentVolumeClaim volumes",
+                json!({"mutate": false, "defaultPolicy": "Always"}),
+                WorkloadKind::StatefulSet,
+                "CREATE",
+                stateful(object(WorkloadKind::StatefulSet, json!({}))),
+                Verdict::reject(
+                    "spec.template.spec.securityContext.fsGroup is set and volumeClaimTemplate \"data\" would have its ownership changed recursively on every mount: set spec.template.spec.securityContext.fsGroupChangePolicy: Always",
+                ),
+            ),
+            (
+                "no volume of the listed types",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    json!({
+                        "securityContext": {"fsGroup": 1000},
+                        "volumes": [{"name": "cache", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "c"}}]
+                    }),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "a policy already set",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "Always"})),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "a policy without fsGroup is a warning",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    pvc_spec(json!({"fsGroupChangePolicy": "OnRootMismatch"})),
+                ),
+                Verdict::Accept {
+                    warnings: vec![
+                        "spec.securityContext.fsGroupChangePolicy is OnRootMismatch but fsGroup is not set: it has no effect".to_string(),
+                    ],
+                },
+            ),
+            (
+                "a wrong case gets a hint",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "onRootMismatch"})),
+                ),
+                Verdict::reject(
+                    "spec.securityContext.fsGroupChangePolicy \"onRootMismatch\" is not allowed (values are case-sensitive: did you mean OnRootMismatch?): use one of OnRootMismatch, Always",
+                ),
+            ),
+            (
+                "fields a Windows-only pod cannot use",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    json!({
+                        "securityContext": {"fsGroup": 1, "seLinuxChangePolicy": "Recursive"},
+                        "nodeSelector": {"kubernetes.io/os": "windows"}
+                    }),
+                ),
+                Verdict::reject(
+                    "spec.securityContext sets fsGroup, seLinuxChangePolicy, but the pod can only run on Windows nodes (nodeSelector kubernetes.io/os: windows), which do not support it: remove them from spec.securityContext",
+                ),
+            ),
+            (
+                "a declared Windows pod is left to the apiserver",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(
+                    WorkloadKind::Pod,
+                    json!({"os": {"name": "windows"}, "securityContext": {"fsGroupChangePolicy": "Bogus"}}),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "wrong types are rejected, not crashed on",
+                json!({}),
+                WorkloadKind::Pod,
+                "CREATE",
+                object(WorkloadKind::Pod, pvc_spec(json!({"fsGroup": "1000"}))),
+                Verdict::reject(
+                    "invalid Pod: spec.securityContext.fsGroup: invalid type: string \"1000\", expected i64",
+                ),
+            ),
+            (
+                "a Pod update is not judged",
+                json!({}),
+                WorkloadKind::Pod,
+                "UPDATE",
+                object(
+                    WorkloadKind::Pod,
+                    pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "Bogus"})),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "a workload update is judged",
+                json!({}),
+                WorkloadKind::Deployment,
+                "UPDATE",
+                object(
+                    WorkloadKind::Deployment,
+                    pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "Bogus"})),
+                ),
+                Verdict::reject(
+                    "spec.template.spec.securityContext.fsGroupChangePolicy \"Bogus\" is not allowed: use one of OnRootMismatch, Always",
+                ),
+            ),
+        ];
+        for (name, settings, kind, operation, object, expected) in cases {
+            let old = (operation == "UPDATE").then(|| object.clone());
+            let request = request(kind, operation, None, object, old);
+            assert_eq!(
+                evaluate(&request, &compiled::<Settings>(settings)),
+                expected,
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -402,24 +533,15 @@ mod tests {
         let linux =
             json!({"matchExpressions": [{"key": OS_LABEL, "operator": "In", "values": ["linux"]}]});
         let not_in = json!({"matchExpressions": [{"key": OS_LABEL, "operator": "NotIn", "values": ["linux"]}]});
-        assert!(windows_only(&affinity(json!([windows]))).is_some());
-        assert!(windows_only(&affinity(json!([windows, windows]))).is_some());
-        assert!(windows_only(&affinity(json!([windows, linux]))).is_none());
-        assert!(windows_only(&affinity(json!([not_in]))).is_none());
-        assert!(windows_only(&affinity(json!([]))).is_none());
-    }
-
-    #[test]
-    fn pod_updates_are_not_judged_but_workload_updates_are() {
-        let object =
-            json!({"spec": pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "Bogus"}))});
-        let update = request("Pod", "", "UPDATE", object);
-        assert_eq!(evaluate(&update, &Settings::default()), Verdict::accept());
-        let deployment = json!({"spec": {"template": {"spec": pvc_spec(json!({"fsGroup": 1, "fsGroupChangePolicy": "Bogus"}))}}});
-        let update = request("Deployment", "apps", "UPDATE", deployment);
-        assert!(matches!(
-            evaluate(&update, &Settings::default()),
-            Verdict::Reject { .. }
-        ));
+        let cases = [
+            ("one Windows term", json!([windows]), true),
+            ("two Windows terms", json!([windows, windows]), true),
+            ("a Windows and a Linux term", json!([windows, linux]), false),
+            ("NotIn", json!([not_in]), false),
+            ("no term", json!([]), false),
+        ];
+        for (name, terms, expected) in cases {
+            assert_eq!(windows_only(&affinity(terms)).is_some(), expected, "{name}");
+        }
     }
 }

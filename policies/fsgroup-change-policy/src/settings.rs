@@ -72,123 +72,164 @@ fn strings(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| v.to_string()).collect()
 }
 
-/// Refuses any value outside `valid`, naming the field and the valid values.
-fn check_known(field: &str, values: &[String], valid: &[&str]) -> Result<(), String> {
-    match values.iter().find(|v| !valid.contains(&v.as_str())) {
-        Some(unknown) => Err(format!(
-            "{field}: unknown value {unknown:?}; valid values are {}",
-            valid.join(", ")
-        )),
-        None => Ok(()),
-    }
+/// The settings as the rules read them: checked, every value one the apiserver knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledSettings {
+    /// Set the missing policy (true) or reject the pod spec (false).
+    pub mutate: bool,
+    pub default_policy: &'static str,
+    pub allowed_policies: Vec<&'static str>,
+    pub volume_types: Vec<&'static str>,
+    pub allowed_selinux_change_policies: Vec<&'static str>,
 }
 
-impl Settings {
-    /// Checks every field; the error names the field and the values it accepts.
-    pub fn check(&self) -> Result<(), String> {
-        check_known("allowedPolicies", &self.allowed_policies, &CHANGE_POLICIES)?;
-        if self.allowed_policies.is_empty() {
-            return Err(format!(
-                "allowedPolicies: must name at least one of {}",
-                CHANGE_POLICIES.join(", ")
-            ));
-        }
-        check_known(
-            "defaultPolicy",
-            std::slice::from_ref(&self.default_policy),
-            &CHANGE_POLICIES,
-        )?;
-        if !self.allowed_policies.contains(&self.default_policy) {
-            return Err(format!(
-                "defaultPolicy: {} is not in allowedPolicies [{}]",
-                self.default_policy,
-                self.allowed_policies.join(", ")
-            ));
-        }
-        check_known("volumeTypes", &self.volume_types, &VOLUME_TYPES)?;
-        check_known(
-            "allowedSELinuxChangePolicies",
-            &self.allowed_selinux_change_policies,
-            &SELINUX_CHANGE_POLICIES,
-        )?;
-        validate_namespaces("exemptNamespaces", &self.exempt_namespaces)
-    }
+/// The known value that `value` names; an unknown one is refused, naming the field and the
+/// valid values.
+fn known(field: &str, value: &str, valid: &[&'static str]) -> Result<&'static str, String> {
+    valid
+        .iter()
+        .find(|known| **known == value)
+        .copied()
+        .ok_or_else(|| {
+            format!(
+                "{field}: unknown value {value:?}; valid values are {}",
+                valid.join(", ")
+            )
+        })
+}
+
+/// [`known`] for every value of a list.
+fn all_known(
+    field: &str,
+    values: &[String],
+    valid: &[&'static str],
+) -> Result<Vec<&'static str>, String> {
+    values
+        .iter()
+        .map(|value| known(field, value, valid))
+        .collect()
 }
 
 impl PolicySettings for Settings {
-    type Compiled = Self;
+    type Compiled = CompiledSettings;
 
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
     }
 
-    fn compile(self) -> Result<Self, String> {
-        self.check()?;
-        Ok(self)
+    fn compile(self) -> Result<CompiledSettings, String> {
+        let allowed_policies =
+            all_known("allowedPolicies", &self.allowed_policies, &CHANGE_POLICIES)?;
+        if allowed_policies.is_empty() {
+            return Err(format!(
+                "allowedPolicies: must name at least one of {}",
+                CHANGE_POLICIES.join(", ")
+            ));
+        }
+        let default_policy = known("defaultPolicy", &self.default_policy, &CHANGE_POLICIES)?;
+        if !allowed_policies.contains(&default_policy) {
+            return Err(format!(
+                "defaultPolicy: {default_policy} is not in allowedPolicies [{}]",
+                allowed_policies.join(", ")
+            ));
+        }
+        let volume_types = all_known("volumeTypes", &self.volume_types, &VOLUME_TYPES)?;
+        let allowed_selinux_change_policies = all_known(
+            "allowedSELinuxChangePolicies",
+            &self.allowed_selinux_change_policies,
+            &SELINUX_CHANGE_POLICIES,
+        )?;
+        validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
+        Ok(CompiledSettings {
+            mutate: self.mutate,
+            default_policy,
+            allowed_policies,
+            volume_types,
+            allowed_selinux_change_policies,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kepguard_testing::unit::{assert_refused_settings, assert_valid_settings, compile};
     use serde_json::json;
-
-    fn validate(settings: serde_json::Value) -> Result<(), String> {
-        serde_json::from_value::<Settings>(settings)
-            .map_err(|e| e.to_string())?
-            .check()
-    }
 
     #[test]
     fn defaults_are_valid() {
-        assert_eq!(validate(json!({})), Ok(()));
-        let settings = Settings::default();
-        assert!(settings.mutate);
-        assert_eq!(settings.default_policy, "OnRootMismatch");
-    }
-
-    #[test]
-    fn refuses_unknown_values_naming_the_field() {
-        let error = validate(json!({"allowedPolicies": ["onRootMismatch"]})).unwrap_err();
         assert_eq!(
-            error,
-            "allowedPolicies: unknown value \"onRootMismatch\"; valid values are OnRootMismatch, Always"
-        );
-        let error = validate(json!({"volumeTypes": ["pvc"]})).unwrap_err();
-        assert!(
-            error.starts_with("volumeTypes: unknown value \"pvc\""),
-            "{error}"
-        );
-        let error = validate(json!({"allowedSELinuxChangePolicies": ["recursive"]})).unwrap_err();
-        assert!(
-            error.starts_with("allowedSELinuxChangePolicies: unknown value"),
-            "{error}"
-        );
-        let error = validate(json!({"defaultPolicy": "Never"})).unwrap_err();
-        assert!(
-            error.starts_with("defaultPolicy: unknown value \"Never\""),
-            "{error}"
+            compile::<Settings>(json!({})),
+            Ok(CompiledSettings {
+                mutate: true,
+                default_policy: "OnRootMismatch",
+                allowed_policies: vec!["OnRootMismatch", "Always"],
+                volume_types: vec!["persistentVolumeClaim", "ephemeral", "csi"],
+                allowed_selinux_change_policies: vec!["Recursive", "MountOption"],
+            })
         );
     }
 
     #[test]
-    fn default_policy_must_be_allowed() {
-        let error = validate(json!({"allowedPolicies": ["Always"]})).unwrap_err();
-        assert_eq!(
-            error,
-            "defaultPolicy: OnRootMismatch is not in allowedPolicies [Always]"
-        );
-        assert_eq!(
-            validate(json!({"allowedPolicies": ["Always"], "defaultPolicy": "Always"})),
-            Ok(())
-        );
+    fn valid_settings() {
+        assert_valid_settings::<Settings>([
+            (
+                "Always as the default",
+                json!({"allowedPolicies": ["Always"], "defaultPolicy": "Always"}),
+            ),
+            ("validate mode", json!({"mutate": false})),
+            ("every volume type", json!({"volumeTypes": VOLUME_TYPES})),
+            (
+                "exempt namespaces",
+                json!({"exemptNamespaces": ["kube-system"]}),
+            ),
+        ]);
     }
 
     #[test]
-    fn refuses_empty_allowed_policies_and_unknown_keys() {
-        let error = validate(json!({"allowedPolicies": []})).unwrap_err();
-        assert!(error.starts_with("allowedPolicies: must name"), "{error}");
-        let error = validate(json!({"mutat": true})).unwrap_err();
+    fn invalid_settings_name_the_field_and_the_valid_values() {
+        assert_refused_settings::<Settings>([
+            (
+                "a wrongly cased policy",
+                json!({"allowedPolicies": ["onRootMismatch"]}),
+                "allowedPolicies: unknown value \"onRootMismatch\"; valid values are OnRootMismatch, Always",
+            ),
+            (
+                "an unknown volume type",
+                json!({"volumeTypes": ["pvc"]}),
+                "volumeTypes: unknown value \"pvc\"; valid values are awsElasticBlockStore, azureDisk, azureFile, cephfs, cinder, configMap, csi, downwardAPI, emptyDir, ephemeral, fc, flexVolume, flocker, gcePersistentDisk, gitRepo, glusterfs, hostPath, image, iscsi, nfs, persistentVolumeClaim, photonPersistentDisk, portworxVolume, projected, quobyte, rbd, scaleIO, secret, storageos, vsphereVolume",
+            ),
+            (
+                "a wrongly cased SELinux policy",
+                json!({"allowedSELinuxChangePolicies": ["recursive"]}),
+                "allowedSELinuxChangePolicies: unknown value \"recursive\"; valid values are Recursive, MountOption",
+            ),
+            (
+                "an unknown default",
+                json!({"defaultPolicy": "Never"}),
+                "defaultPolicy: unknown value \"Never\"; valid values are OnRootMismatch, Always",
+            ),
+            (
+                "a default that is not allowed",
+                json!({"allowedPolicies": ["Always"]}),
+                "defaultPolicy: OnRootMismatch is not in allowedPolicies [Always]",
+            ),
+            (
+                "no allowed policy",
+                json!({"allowedPolicies": []}),
+                "allowedPolicies: must name at least one of OnRootMismatch, Always",
+            ),
+            (
+                "an invalid namespace",
+                json!({"exemptNamespaces": ["Kube System"]}),
+                "exemptNamespaces: \"Kube System\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn refuses_unknown_keys() {
+        let error = compile::<Settings>(json!({"mutat": true})).unwrap_err();
         assert!(error.contains("unknown field `mutat`"), "{error}");
     }
 }

@@ -3,6 +3,7 @@
 
 use kepguard_common::WorkloadKind;
 use kepguard_testing::matrix::{Answer, evaluate, request, workload};
+use kepguard_testing::unit::merge;
 use serde_json::{Value, json};
 
 struct Rule {
@@ -12,15 +13,12 @@ struct Rule {
 }
 
 fn spec(security_context: Value, volumes: Value, extra: Value) -> Value {
-    let mut spec = json!({
+    let spec = json!({
         "securityContext": security_context,
         "containers": [{"name": "app", "image": "app:1"}],
         "volumes": volumes,
     });
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    spec
+    merge(spec, extra)
 }
 
 fn rules() -> Vec<Rule> {

@@ -181,25 +181,35 @@ mod tests {
 
     #[test]
     fn static_bands_of_the_suite_ranges() {
-        let band = |text: &str| PortRange::parse(text).unwrap().static_band();
-        assert_eq!(band("30000-32767"), Some(range(30000, 30085)));
-        assert_eq!(band("30000-30015"), None);
-        assert_eq!(band("30000-30016"), Some(range(30000, 30015)));
-        assert_eq!(band("30000-30200"), Some(range(30000, 30015)));
-        assert_eq!(band("20000-32767"), Some(range(20000, 20127)));
-        assert_eq!(band("30000"), None);
-        assert_eq!(band("0-65535"), Some(range(0, 127)));
+        let cases = [
+            ("30000-32767", Some(range(30000, 30085))),
+            ("30000-30015", None),
+            ("30000-30016", Some(range(30000, 30015))),
+            ("30000-30200", Some(range(30000, 30015))),
+            ("20000-32767", Some(range(20000, 20127))),
+            ("30000", None),
+            ("0-65535", Some(range(0, 127))),
+        ];
+        for (text, expected) in cases {
+            let band = PortRange::parse(text).unwrap().static_band();
+            assert_eq!(band, expected, "{text:?}");
+        }
     }
 
     #[test]
     fn parses_the_flag_forms() {
-        assert_eq!(PortRange::parse("30000-32767"), Ok(range(30000, 32767)));
-        assert_eq!(PortRange::parse(" 30000-32767 "), Ok(range(30000, 32767)));
-        assert_eq!(PortRange::parse("30000+2767"), Ok(range(30000, 32767)));
-        assert_eq!(PortRange::parse("30000+0"), Ok(range(30000, 30000)));
-        assert_eq!(PortRange::parse("30000"), Ok(range(30000, 30000)));
-        assert_eq!(PortRange::parse("0-65535"), Ok(range(0, 65535)));
-        assert_eq!(PortRange::parse("65535+0"), Ok(range(65535, 65535)));
+        let cases = [
+            ("30000-32767", range(30000, 32767)),
+            (" 30000-32767 ", range(30000, 32767)),
+            ("30000+2767", range(30000, 32767)),
+            ("30000+0", range(30000, 30000)),
+            ("30000", range(30000, 30000)),
+            ("0-65535", range(0, 65535)),
+            ("65535+0", range(65535, 65535)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(PortRange::parse(text), Ok(expected), "{text:?}");
+        }
     }
 
     #[test]
@@ -226,63 +236,92 @@ mod tests {
             let error = PortRange::parse(text).unwrap_err();
             assert!(error.contains("is not a port range"), "{text:?}: {error}");
         }
-        assert_eq!(
-            PortRange::parse("32767-30000"),
-            Err("\"32767-30000\" ends before it starts".into())
-        );
-        assert_eq!(
-            PortRange::parse("65535+1"),
-            Err("\"65535+1\" goes past port 65535".into())
-        );
-        assert_eq!(
-            PortRange::parse("30000-70000"),
-            Err("\"30000-70000\" goes past port 65535".into())
-        );
-        assert_eq!(
-            PortRange::parse("70000"),
-            Err("\"70000\" goes past port 65535".into())
-        );
+        let cases = [
+            ("32767-30000", "\"32767-30000\" ends before it starts"),
+            ("65535+1", "\"65535+1\" goes past port 65535"),
+            ("30000-70000", "\"30000-70000\" goes past port 65535"),
+            ("70000", "\"70000\" goes past port 65535"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                PortRange::parse(text),
+                Err(expected.to_string()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
     fn merges_overlapping_and_touching_ranges() {
-        assert_eq!(
-            merge(vec![
-                range(30010, 30020),
-                range(30000, 30005),
-                range(30015, 30030),
-                range(30006, 30006)
-            ]),
-            vec![range(30000, 30006), range(30010, 30030)]
-        );
-        assert_eq!(merge(vec![range(5, 5), range(5, 5)]), vec![range(5, 5)]);
-        assert_eq!(
-            merge(vec![range(65535, 65535), range(0, 65535)]),
-            vec![range(0, 65535)]
-        );
+        let cases = [
+            (
+                "overlapping and touching",
+                vec![
+                    range(30010, 30020),
+                    range(30000, 30005),
+                    range(30015, 30030),
+                    range(30006, 30006),
+                ],
+                vec![range(30000, 30006), range(30010, 30030)],
+            ),
+            (
+                "twice the same",
+                vec![range(5, 5), range(5, 5)],
+                vec![range(5, 5)],
+            ),
+            (
+                "the last port",
+                vec![range(65535, 65535), range(0, 65535)],
+                vec![range(0, 65535)],
+            ),
+        ];
+        for (name, ranges, expected) in cases {
+            assert_eq!(merge(ranges), expected, "{name}");
+        }
     }
 
     #[test]
     fn subtracts_taken_ranges() {
         let band = range(30000, 30085);
-        assert_eq!(subtract(band, &[]), vec![band]);
-        assert_eq!(
-            subtract(band, &[range(30000, 30009), range(30020, 30029)]),
-            vec![range(30010, 30019), range(30030, 30085)]
-        );
-        assert_eq!(subtract(band, &[range(29000, 31000)]), vec![]);
-        assert_eq!(
-            subtract(range(0, 65535), &[range(0, 65534)]),
-            vec![range(65535, 65535)]
-        );
+        let cases = [
+            ("nothing taken", band, vec![], vec![band]),
+            (
+                "two holes",
+                band,
+                vec![range(30000, 30009), range(30020, 30029)],
+                vec![range(30010, 30019), range(30030, 30085)],
+            ),
+            ("everything taken", band, vec![range(29000, 31000)], vec![]),
+            (
+                "the last port left",
+                range(0, 65535),
+                vec![range(0, 65534)],
+                vec![range(65535, 65535)],
+            ),
+        ];
+        for (name, from, taken, expected) in cases {
+            assert_eq!(subtract(from, &taken), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn describes_ranges() {
         assert_eq!(describe(&[range(1, 2), range(5, 5)]), "1-2, 5");
     }
 
     #[test]
     fn contains_ports_of_any_value() {
         let band = range(30000, 30085);
-        assert!(band.contains(30000) && band.contains(30085));
-        assert!(!band.contains(30086) && !band.contains(29999));
-        assert!(!band.contains(-30000) && !band.contains(i64::MAX));
+        let cases = [
+            (30000, true),
+            (30085, true),
+            (30086, false),
+            (29999, false),
+            (-30000, false),
+            (i64::MAX, false),
+        ];
+        for (port, expected) in cases {
+            assert_eq!(band.contains(port), expected, "{port}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::clusterip::Address;
 use crate::portrange::{self, PortRange};
-use crate::settings::{ParsedSettings, Settings, UnreservedPorts};
+use crate::settings::{CompiledSettings, UnreservedPorts};
 use kepguard_common::view::{self, read_view};
 use kepguard_common::{AdmissionRequest, Verdict};
 use serde::Deserialize;
@@ -39,24 +39,20 @@ struct Pinned<T> {
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &CompiledSettings) -> Verdict {
     if !request.kind.group.is_empty() || request.kind.kind != "Service" {
         return Verdict::accept();
     }
     if request.operation != "CREATE" && request.operation != "UPDATE" {
         return Verdict::accept();
     }
-    let settings = match settings.parse() {
-        Ok(settings) => settings,
-        Err(error) => return Verdict::reject(format!("invalid policy settings: {error}")),
-    };
-    match judge(request, &settings) {
+    match judge(request, settings) {
         Ok(violations) => Verdict::from_violations(violations),
         Err(error) => Verdict::reject(format!("invalid Service: {error}")),
     }
 }
 
-fn judge(request: &AdmissionRequest, settings: &ParsedSettings) -> Result<Vec<String>, String> {
+fn judge(request: &AdmissionRequest, settings: &CompiledSettings) -> Result<Vec<String>, String> {
     let spec = read_spec(&request.object, "spec")?;
     let old = match request.operation.as_str() {
         "UPDATE" => read_spec(&request.old_object, "oldObject.spec")?,
@@ -189,7 +185,7 @@ fn judge_node_port(
     field: &str,
     port: i64,
     namespace: &str,
-    settings: &ParsedSettings,
+    settings: &CompiledSettings,
 ) -> Option<String> {
     let range = settings.node_port_range;
     let Some(band) = settings.static_band else {
@@ -235,7 +231,7 @@ fn judge_node_port(
 }
 
 /// What the namespace may pin instead, naming its reservations.
-fn advice(namespace: &str, band: PortRange, settings: &ParsedSettings, field: &str) -> String {
+fn advice(namespace: &str, band: PortRange, settings: &CompiledSettings, field: &str) -> String {
     let own = settings
         .reservations
         .get(namespace)
@@ -281,7 +277,7 @@ fn advice(namespace: &str, band: PortRange, settings: &ParsedSettings, field: &s
 }
 
 /// Why a pinned cluster IP is refused, if it is.
-fn judge_cluster_ip(pinned: &Pinned<String>, settings: &ParsedSettings) -> Option<String> {
+fn judge_cluster_ip(pinned: &Pinned<String>, settings: &CompiledSettings) -> Option<String> {
     let subject = format!(
         "cluster IP {} of {}",
         pinned.value,
@@ -317,14 +313,22 @@ fn judge_cluster_ip(pinned: &Pinned<String>, settings: &ParsedSettings) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Settings;
+    use kepguard_testing::unit::compiled;
     use serde_json::{Value, json};
 
-    fn settings(value: Value) -> Settings {
-        serde_json::from_value(value).unwrap()
+    /// A named request, the settings it is judged with and the verdict it must get.
+    type Case = (&'static str, Value, AdmissionRequest, Verdict);
+
+    fn check(cases: Vec<Case>) {
+        for (name, settings, request, expected) in cases {
+            let settings = compiled::<Settings>(settings);
+            assert_eq!(evaluate(&request, &settings), expected, "{name}");
+        }
     }
 
-    fn default_settings() -> Settings {
-        settings(json!({"nodePortRange": "30000-32767"}))
+    fn range() -> Value {
+        json!({"nodePortRange": "30000-32767"})
     }
 
     fn request(
@@ -347,6 +351,10 @@ mod tests {
         request("CREATE", "default", spec, None)
     }
 
+    fn update(spec: Value, old_spec: Value) -> AdmissionRequest {
+        request("UPDATE", "default", spec, Some(old_spec))
+    }
+
     fn node_port_spec(ports: &[(&str, i64)]) -> Value {
         let ports: Vec<Value> = ports
             .iter()
@@ -355,297 +363,383 @@ mod tests {
         json!({"type": "NodePort", "ports": ports})
     }
 
-    fn rejection(verdict: Verdict) -> String {
-        match verdict {
-            Verdict::Reject { message } => message,
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+    fn pin_port(namespace: &str, port: i64) -> AdmissionRequest {
+        request("CREATE", namespace, node_port_spec(&[("http", port)]), None)
+    }
+
+    fn pin_ips(ips: Value) -> AdmissionRequest {
+        let first = ips[0].clone();
+        create(json!({"clusterIP": first, "clusterIPs": ips, "ports": [{"port": 80}]}))
     }
 
     #[test]
-    fn the_issue_example_message() {
-        let verdict = evaluate(
-            &create(node_port_spec(&[("http", 31000)])),
-            &default_settings(),
-        );
-        assert_eq!(
-            rejection(verdict),
-            "nodePort 31000 of spec.ports[0] \"http\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave nodePort unset"
-        );
-    }
-
-    #[test]
-    fn band_edges() {
-        let settings = default_settings();
-        for (port, accepted) in [(30000, true), (30085, true), (30086, false), (0, true)] {
-            let verdict = evaluate(&create(node_port_spec(&[("http", port)])), &settings);
-            assert_eq!(
-                verdict == Verdict::accept(),
-                accepted,
-                "port {port}: {verdict:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn ports_outside_the_range_have_their_own_message() {
-        let verdict = evaluate(
-            &create(node_port_spec(&[("", 40000), ("b", -5)])),
-            &default_settings(),
-        );
-        assert_eq!(
-            rejection(verdict),
-            "nodePort 40000 of spec.ports[0] is outside the node port range 30000-32767; pin a port from 30000-30085 or leave nodePort unset; nodePort -5 of spec.ports[1] \"b\" is outside the node port range 30000-32767; pin a port from 30000-30085 or leave nodePort unset"
-        );
-    }
-
-    #[test]
-    fn a_range_without_static_band_refuses_every_pinned_port() {
-        let settings = settings(json!({"nodePortRange": "30000-30015"}));
-        let verdict = evaluate(&create(node_port_spec(&[("http", 30000)])), &settings);
-        assert_eq!(
-            rejection(verdict),
-            "nodePort 30000 of spec.ports[0] \"http\" cannot be pinned: the range 30000-30015 has no static band (it holds 16 ports or fewer), so no node port can be pinned; leave nodePort unset"
-        );
-        let unpinned = json!({"type": "NodePort", "ports": [{"port": 80}]});
-        assert_eq!(evaluate(&create(unpinned), &settings), Verdict::accept());
-    }
-
-    #[test]
-    fn a_shared_node_port_is_reported_once() {
-        let spec = json!({"type": "NodePort", "ports": [
-            {"name": "dns-tcp", "protocol": "TCP", "port": 53, "nodePort": 31053},
-            {"name": "dns-udp", "protocol": "UDP", "port": 53, "nodePort": 31053}
-        ]});
-        let message = rejection(evaluate(&create(spec), &default_settings()));
-        assert!(
-            message.starts_with("nodePort 31053 of spec.ports[0] \"dns-tcp\", spec.ports[1] \"dns-udp\" is outside the static band"),
-            "{message}"
-        );
-        assert!(!message.contains("; nodePort"), "{message}");
-    }
-
-    #[test]
-    fn health_check_node_port_is_judged() {
-        let spec = json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
-                          "ports": [{"port": 80, "nodePort": 30010}]});
-        assert_eq!(
-            rejection(evaluate(&create(spec), &default_settings())),
-            "spec.healthCheckNodePort 32000 is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave healthCheckNodePort unset"
-        );
-    }
-
-    #[test]
-    fn reservations_with_allow() {
-        let settings = settings(json!({"nodePortRange": "30000-32767",
-            "namespaceReservations": {"team-a": ["30000-30009"], "team-b": ["30010-30019"]}}));
-        let pin = |namespace: &str, port: i64| {
-            evaluate(
-                &request("CREATE", namespace, node_port_spec(&[("http", port)]), None),
-                &settings,
-            )
+    fn node_ports() {
+        let outside_band = |port: i64| {
+            Verdict::reject(format!(
+                "nodePort {port} of spec.ports[0] \"http\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave nodePort unset"
+            ))
         };
-        assert_eq!(pin("team-a", 30005), Verdict::accept());
-        assert_eq!(pin("team-a", 30050), Verdict::accept());
-        assert_eq!(pin("other", 30050), Verdict::accept());
-        assert_eq!(
-            rejection(pin("team-b", 30005)),
-            "nodePort 30005 of spec.ports[0] \"http\" is reserved for namespace \"team-a\" (30000-30009) in the static band 30000-30085; pin a port from 30010-30085 (namespace \"team-b\" reserves 30010-30019) or leave nodePort unset"
-        );
-        assert_eq!(
-            rejection(pin("other", 30090)),
-            "nodePort 30090 of spec.ports[0] \"http\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30020-30085 or leave nodePort unset"
-        );
+        let tiny = json!({"nodePortRange": "30000-30015"});
+        check(vec![
+            (
+                "the issue's example",
+                range(),
+                pin_port("default", 31000),
+                outside_band(31000),
+            ),
+            (
+                "the band's first port",
+                range(),
+                pin_port("default", 30000),
+                Verdict::accept(),
+            ),
+            (
+                "the band's last port",
+                range(),
+                pin_port("default", 30085),
+                Verdict::accept(),
+            ),
+            (
+                "past the band",
+                range(),
+                pin_port("default", 30086),
+                outside_band(30086),
+            ),
+            (
+                "an unpinned port",
+                range(),
+                pin_port("default", 0),
+                Verdict::accept(),
+            ),
+            (
+                "ports outside the range",
+                range(),
+                create(node_port_spec(&[("", 40000), ("b", -5)])),
+                Verdict::reject(
+                    "nodePort 40000 of spec.ports[0] is outside the node port range 30000-32767; pin a port from 30000-30085 or leave nodePort unset; nodePort -5 of spec.ports[1] \"b\" is outside the node port range 30000-32767; pin a port from 30000-30085 or leave nodePort unset",
+                ),
+            ),
+            (
+                "a range without a static band refuses every pinned port",
+                tiny.clone(),
+                pin_port("default", 30000),
+                Verdict::reject(
+                    "nodePort 30000 of spec.ports[0] \"http\" cannot be pinned: the range 30000-30015 has no static band (it holds 16 ports or fewer), so no node port can be pinned; leave nodePort unset",
+                ),
+            ),
+            (
+                "a range without a static band takes unpinned ports",
+                tiny,
+                create(json!({"type": "NodePort", "ports": [{"port": 80}]})),
+                Verdict::accept(),
+            ),
+            (
+                "a shared node port is reported once",
+                range(),
+                create(json!({"type": "NodePort", "ports": [
+                    {"name": "dns-tcp", "protocol": "TCP", "port": 53, "nodePort": 31053},
+                    {"name": "dns-udp", "protocol": "UDP", "port": 53, "nodePort": 31053}
+                ]})),
+                Verdict::reject(
+                    "nodePort 31053 of spec.ports[0] \"dns-tcp\", spec.ports[1] \"dns-udp\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave nodePort unset",
+                ),
+            ),
+            (
+                "the health check node port",
+                range(),
+                create(
+                    json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
+                              "ports": [{"port": 80, "nodePort": 30010}]}),
+                ),
+                Verdict::reject(
+                    "spec.healthCheckNodePort 32000 is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave healthCheckNodePort unset",
+                ),
+            ),
+        ]);
     }
 
     #[test]
-    fn reservations_with_deny() {
-        let settings = settings(
-            json!({"nodePortRange": "30000-32767", "unreservedPorts": "deny",
-            "namespaceReservations": {"team-a": ["30000-30009", "30040"]}}),
-        );
-        let pin = |namespace: &str, port: i64| {
-            evaluate(
-                &request("CREATE", namespace, node_port_spec(&[("http", port)]), None),
-                &settings,
-            )
-        };
-        assert_eq!(pin("team-a", 30040), Verdict::accept());
-        assert_eq!(
-            rejection(pin("team-a", 30050)),
-            "nodePort 30050 of spec.ports[0] \"http\" is not reserved for namespace \"team-a\", and unreserved ports of the static band 30000-30085 are denied; pin a port reserved for namespace \"team-a\" (30000-30009, 30040) or leave nodePort unset"
-        );
-        assert_eq!(
-            rejection(pin("other", 30050)),
-            "nodePort 30050 of spec.ports[0] \"http\" is not reserved for namespace \"other\", and unreserved ports of the static band 30000-30085 are denied; namespace \"other\" has no reserved node ports: leave nodePort unset"
-        );
-        let unpinned = request(
-            "CREATE",
-            "other",
-            json!({"type": "NodePort", "ports": [{"port": 80}]}),
-            None,
-        );
-        assert_eq!(evaluate(&unpinned, &settings), Verdict::accept());
+    fn reservations() {
+        let allow = json!({"nodePortRange": "30000-32767",
+            "namespaceReservations": {"team-a": ["30000-30009"], "team-b": ["30010-30019"]}});
+        let deny = json!({"nodePortRange": "30000-32767", "unreservedPorts": "deny",
+            "namespaceReservations": {"team-a": ["30000-30009", "30040"]}});
+        check(vec![
+            (
+                "allow: its own reservation",
+                allow.clone(),
+                pin_port("team-a", 30005),
+                Verdict::accept(),
+            ),
+            (
+                "allow: an unreserved port",
+                allow.clone(),
+                pin_port("team-a", 30050),
+                Verdict::accept(),
+            ),
+            (
+                "allow: an unreserved port, from a namespace without reservations",
+                allow.clone(),
+                pin_port("other", 30050),
+                Verdict::accept(),
+            ),
+            (
+                "allow: another namespace's reservation",
+                allow.clone(),
+                pin_port("team-b", 30005),
+                Verdict::reject(
+                    "nodePort 30005 of spec.ports[0] \"http\" is reserved for namespace \"team-a\" (30000-30009) in the static band 30000-30085; pin a port from 30010-30085 (namespace \"team-b\" reserves 30010-30019) or leave nodePort unset",
+                ),
+            ),
+            (
+                "allow: the advice leaves out others' reservations",
+                allow,
+                pin_port("other", 30090),
+                Verdict::reject(
+                    "nodePort 30090 of spec.ports[0] \"http\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30020-30085 or leave nodePort unset",
+                ),
+            ),
+            (
+                "deny: its own reservation",
+                deny.clone(),
+                pin_port("team-a", 30040),
+                Verdict::accept(),
+            ),
+            (
+                "deny: an unreserved port",
+                deny.clone(),
+                pin_port("team-a", 30050),
+                Verdict::reject(
+                    "nodePort 30050 of spec.ports[0] \"http\" is not reserved for namespace \"team-a\", and unreserved ports of the static band 30000-30085 are denied; pin a port reserved for namespace \"team-a\" (30000-30009, 30040) or leave nodePort unset",
+                ),
+            ),
+            (
+                "deny: a namespace without reservations",
+                deny.clone(),
+                pin_port("other", 30050),
+                Verdict::reject(
+                    "nodePort 30050 of spec.ports[0] \"http\" is not reserved for namespace \"other\", and unreserved ports of the static band 30000-30085 are denied; namespace \"other\" has no reserved node ports: leave nodePort unset",
+                ),
+            ),
+            (
+                "deny: an unpinned port",
+                deny,
+                request(
+                    "CREATE",
+                    "other",
+                    json!({"type": "NodePort", "ports": [{"port": 80}]}),
+                    None,
+                ),
+                Verdict::accept(),
+            ),
+        ]);
     }
 
     #[test]
     fn updates_judge_only_new_values() {
-        let settings = default_settings();
         let old = node_port_spec(&[("http", 31000), ("https", 31443)]);
-        let reordered = node_port_spec(&[("https", 31443), ("http", 31000)]);
-        assert_eq!(
-            evaluate(
-                &request("UPDATE", "default", reordered, Some(old.clone())),
-                &settings
+        let cidr =
+            json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0/12"]});
+        check(vec![
+            (
+                "reordered ports",
+                range(),
+                update(
+                    node_port_spec(&[("https", 31443), ("http", 31000)]),
+                    old.clone(),
+                ),
+                Verdict::accept(),
             ),
-            Verdict::accept()
-        );
-        let added = node_port_spec(&[("http", 31000), ("https", 31443), ("admin", 31500)]);
-        let message = rejection(evaluate(
-            &request("UPDATE", "default", added, Some(old)),
-            &settings,
-        ));
-        assert!(
-            message.starts_with("nodePort 31500 of spec.ports[2] \"admin\" is outside"),
-            "{message}"
-        );
-        assert!(
-            !message.contains("31000") && !message.contains("31443"),
-            "{message}"
-        );
-
-        let cluster_ip = json!({"type": "ClusterIP", "ports": [{"port": 80}]});
-        let to_node_port = node_port_spec(&[("http", 31000)]);
-        let message = rejection(evaluate(
-            &request("UPDATE", "default", to_node_port, Some(cluster_ip)),
-            &settings,
-        ));
-        assert!(
-            message.starts_with("nodePort 31000 of spec.ports[0] \"http\" is outside"),
-            "{message}"
-        );
-
-        // A health check port may move to a value a port had.
-        let old = json!({"ports": [{"port": 80, "nodePort": 31000}]});
-        let new = json!({"healthCheckNodePort": 31000, "ports": [{"port": 80}]});
-        assert_eq!(
-            evaluate(&request("UPDATE", "default", new, Some(old)), &settings),
-            Verdict::accept()
-        );
+            (
+                "an added port",
+                range(),
+                update(
+                    node_port_spec(&[("http", 31000), ("https", 31443), ("admin", 31500)]),
+                    old,
+                ),
+                Verdict::reject(
+                    "nodePort 31500 of spec.ports[2] \"admin\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave nodePort unset",
+                ),
+            ),
+            (
+                "a ClusterIP Service becomes a NodePort one",
+                range(),
+                update(
+                    node_port_spec(&[("http", 31000)]),
+                    json!({"type": "ClusterIP", "ports": [{"port": 80}]}),
+                ),
+                Verdict::reject(
+                    "nodePort 31000 of spec.ports[0] \"http\" is outside the static band 30000-30085 of range 30000-32767; pin a port from 30000-30085 or leave nodePort unset",
+                ),
+            ),
+            (
+                "a health check port takes a value a port had",
+                range(),
+                update(
+                    json!({"healthCheckNodePort": 31000, "ports": [{"port": 80}]}),
+                    json!({"ports": [{"port": 80, "nodePort": 31000}]}),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "an unchanged cluster IP",
+                cidr.clone(),
+                update(
+                    json!({"clusterIP": "10.100.0.1", "clusterIPs": ["10.100.0.1"], "ports": [{"port": 81}]}),
+                    json!({"clusterIP": "10.100.0.1", "clusterIPs": ["10.100.0.1"]}),
+                ),
+                Verdict::accept(),
+            ),
+            (
+                "an ExternalName Service becomes a ClusterIP one",
+                cidr,
+                update(
+                    json!({"type": "ClusterIP", "clusterIP": "10.100.0.1"}),
+                    json!({"type": "ExternalName", "externalName": "example.com"}),
+                ),
+                Verdict::reject(
+                    "cluster IP 10.100.0.1 of spec.clusterIP is outside the static band 10.96.0.1-10.96.1.0 of the service CIDR 10.96.0.0/12; pin an address from 10.96.0.1-10.96.1.0 or leave it unset",
+                ),
+            ),
+        ]);
     }
 
     #[test]
-    fn cluster_ips_in_the_static_band() {
-        let settings = settings(json!({"nodePortRange": "30000-32767",
-            "serviceClusterIPRanges": ["10.96.0.0/12", "fd00:10:96::/112"]}));
-        let pin = |ips: Value| {
-            let first = ips[0].clone();
-            evaluate(
-                &create(json!({"clusterIP": first, "clusterIPs": ips, "ports": [{"port": 80}]})),
-                &settings,
-            )
-        };
-        assert_eq!(pin(json!(["10.96.0.10"])), Verdict::accept());
-        assert_eq!(pin(json!(["10.96.1.0"])), Verdict::accept());
-        assert_eq!(pin(json!(["None"])), Verdict::accept());
-        assert_eq!(pin(json!([""])), Verdict::accept());
-        assert_eq!(
-            pin(json!(["10.96.0.10", "fd00:10:96::a"])),
-            Verdict::accept()
-        );
-        assert_eq!(
-            rejection(pin(json!(["10.96.1.1"]))),
-            "cluster IP 10.96.1.1 of spec.clusterIP, spec.clusterIPs[0] is outside the static band 10.96.0.1-10.96.1.0 of the service CIDR 10.96.0.0/12; pin an address from 10.96.0.1-10.96.1.0 or leave it unset"
-        );
-        assert_eq!(
-            rejection(pin(json!(["10.96.0.10", "fd00:10:96::200"]))),
-            "cluster IP fd00:10:96::200 of spec.clusterIPs[1] is outside the static band fd00:10:96::1-fd00:10:96::100 of the service CIDR fd00:10:96::/112; pin an address from fd00:10:96::1-fd00:10:96::100 or leave it unset"
-        );
-        assert_eq!(
-            rejection(pin(json!(["10.200.0.1"]))),
-            "cluster IP 10.200.0.1 of spec.clusterIP, spec.clusterIPs[0] is outside the service CIDR 10.96.0.0/12; pin an address from its static band 10.96.0.1-10.96.1.0 or leave it unset"
-        );
-        assert_eq!(
-            rejection(pin(json!(["10.96.0.x"]))),
-            "cluster IP 10.96.0.x of spec.clusterIP, spec.clusterIPs[0] is not an IP address"
-        );
-        assert!(rejection(pin(json!(["010.096.001.001"]))).contains("outside the static band"));
-    }
-
-    #[test]
-    fn cluster_ips_of_unconfigured_families_and_without_settings_are_not_judged() {
-        let only_v4 = settings(
-            json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.0.0.0/24"]}),
-        );
-        let spec = json!({"clusterIP": "10.0.0.16", "clusterIPs": ["10.0.0.16", "fd00::999"]});
-        assert_eq!(evaluate(&create(spec.clone()), &only_v4), Verdict::accept());
-        let spec = json!({"clusterIP": "10.0.0.17"});
-        assert!(
-            rejection(evaluate(&create(spec.clone()), &only_v4))
-                .contains("static band 10.0.0.1-10.0.0.16")
-        );
-        assert_eq!(
-            evaluate(&create(spec), &default_settings()),
-            Verdict::accept()
-        );
-
-        let tiny = settings(
-            json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.0.0.0/28"]}),
-        );
-        assert_eq!(
-            rejection(evaluate(&create(json!({"clusterIP": "10.0.0.1"})), &tiny)),
-            "cluster IP 10.0.0.1 of spec.clusterIP cannot be pinned: the service CIDR 10.0.0.0/28 has no static band (it holds 16 addresses or fewer, or is a /0 or /1); leave clusterIP and clusterIPs unset"
-        );
-    }
-
-    #[test]
-    fn unchanged_cluster_ips_are_not_judged_on_update() {
-        let settings = settings(
-            json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0/12"]}),
-        );
-        let old = json!({"clusterIP": "10.100.0.1", "clusterIPs": ["10.100.0.1"]});
-        let new = json!({"clusterIP": "10.100.0.1", "clusterIPs": ["10.100.0.1"], "ports": [{"port": 81}]});
-        assert_eq!(
-            evaluate(&request("UPDATE", "default", new, Some(old)), &settings),
-            Verdict::accept()
-        );
-        let external_name = json!({"type": "ExternalName", "externalName": "example.com"});
-        let to_cluster_ip = json!({"type": "ClusterIP", "clusterIP": "10.100.0.1"});
-        assert!(
-            rejection(evaluate(
-                &request("UPDATE", "default", to_cluster_ip, Some(external_name)),
-                &settings
+    fn cluster_ips() {
+        let cidrs = json!({"nodePortRange": "30000-32767",
+            "serviceClusterIPRanges": ["10.96.0.0/12", "fd00:10:96::/112"]});
+        let only_v4 =
+            json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.0.0.0/24"]});
+        let v4_outside_band = |ip: &str| {
+            Verdict::reject(format!(
+                "cluster IP {ip} of spec.clusterIP, spec.clusterIPs[0] is outside the static band 10.96.0.1-10.96.1.0 of the service CIDR 10.96.0.0/12; pin an address from 10.96.0.1-10.96.1.0 or leave it unset"
             ))
-            .contains("outside the static band")
-        );
+        };
+        check(vec![
+            (
+                "in the band",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.0.10"])),
+                Verdict::accept(),
+            ),
+            (
+                "the band's last address",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.1.0"])),
+                Verdict::accept(),
+            ),
+            (
+                "headless",
+                cidrs.clone(),
+                pin_ips(json!(["None"])),
+                Verdict::accept(),
+            ),
+            (
+                "empty",
+                cidrs.clone(),
+                pin_ips(json!([""])),
+                Verdict::accept(),
+            ),
+            (
+                "dual stack in both bands",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.0.10", "fd00:10:96::a"])),
+                Verdict::accept(),
+            ),
+            (
+                "past the band",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.1.1"])),
+                v4_outside_band("10.96.1.1"),
+            ),
+            (
+                "an IPv6 address past its band",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.0.10", "fd00:10:96::200"])),
+                Verdict::reject(
+                    "cluster IP fd00:10:96::200 of spec.clusterIPs[1] is outside the static band fd00:10:96::1-fd00:10:96::100 of the service CIDR fd00:10:96::/112; pin an address from fd00:10:96::1-fd00:10:96::100 or leave it unset",
+                ),
+            ),
+            (
+                "outside the service CIDR",
+                cidrs.clone(),
+                pin_ips(json!(["10.200.0.1"])),
+                Verdict::reject(
+                    "cluster IP 10.200.0.1 of spec.clusterIP, spec.clusterIPs[0] is outside the service CIDR 10.96.0.0/12; pin an address from its static band 10.96.0.1-10.96.1.0 or leave it unset",
+                ),
+            ),
+            (
+                "not an address",
+                cidrs.clone(),
+                pin_ips(json!(["10.96.0.x"])),
+                Verdict::reject(
+                    "cluster IP 10.96.0.x of spec.clusterIP, spec.clusterIPs[0] is not an IP address",
+                ),
+            ),
+            (
+                "leading zeros",
+                cidrs,
+                pin_ips(json!(["010.096.001.001"])),
+                v4_outside_band("010.096.001.001"),
+            ),
+            (
+                "a family without a configured range is not judged",
+                only_v4.clone(),
+                create(json!({"clusterIP": "10.0.0.16", "clusterIPs": ["10.0.0.16", "fd00::999"]})),
+                Verdict::accept(),
+            ),
+            (
+                "a configured family is",
+                only_v4,
+                create(json!({"clusterIP": "10.0.0.17"})),
+                Verdict::reject(
+                    "cluster IP 10.0.0.17 of spec.clusterIP is outside the static band 10.0.0.1-10.0.0.16 of the service CIDR 10.0.0.0/24; pin an address from 10.0.0.1-10.0.0.16 or leave it unset",
+                ),
+            ),
+            (
+                "no service CIDR in the settings",
+                range(),
+                create(json!({"clusterIP": "10.0.0.17"})),
+                Verdict::accept(),
+            ),
+            (
+                "a service CIDR without a static band",
+                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.0.0.0/28"]}),
+                create(json!({"clusterIP": "10.0.0.1"})),
+                Verdict::reject(
+                    "cluster IP 10.0.0.1 of spec.clusterIP cannot be pinned: the service CIDR 10.0.0.0/28 has no static band (it holds 16 addresses or fewer, or is a /0 or /1); leave clusterIP and clusterIPs unset",
+                ),
+            ),
+        ]);
     }
 
     #[test]
     fn other_kinds_operations_and_malformed_services() {
-        let settings = default_settings();
-        let mut pod = create(node_port_spec(&[("http", 31000)]));
+        let pinned = || create(node_port_spec(&[("http", 31000)]));
+        let mut pod = pinned();
         pod.kind.kind = "Pod".into();
-        assert_eq!(evaluate(&pod, &settings), Verdict::accept());
-        let mut knative = create(node_port_spec(&[("http", 31000)]));
+        let mut knative = pinned();
         knative.kind.group = "serving.knative.dev".into();
-        assert_eq!(evaluate(&knative, &settings), Verdict::accept());
-        let mut delete = create(node_port_spec(&[("http", 31000)]));
+        let mut delete = pinned();
         delete.operation = "DELETE".into();
-        assert_eq!(evaluate(&delete, &settings), Verdict::accept());
-        assert_eq!(evaluate(&create(json!(null)), &settings), Verdict::accept());
-        assert_eq!(
-            rejection(evaluate(
-                &create(json!({"ports": [{"port": 80, "nodePort": "31000"}]})),
-                &settings
-            )),
-            "invalid Service: spec.ports[0].nodePort: invalid type: string \"31000\", expected i64"
-        );
-        assert_eq!(
-            rejection(evaluate(
-                &create(json!({"ports": []})),
-                &Settings::default()
-            )),
-            "invalid policy settings: nodePortRange: required: set it to the apiserver's --service-node-port-range, such as \"30000-32767\""
-        );
+        check(vec![
+            ("a Pod", range(), pod, Verdict::accept()),
+            (
+                "a Service of another group",
+                range(),
+                knative,
+                Verdict::accept(),
+            ),
+            ("a DELETE", range(), delete, Verdict::accept()),
+            ("no spec", range(), create(json!(null)), Verdict::accept()),
+            (
+                "a node port of the wrong type",
+                range(),
+                create(json!({"ports": [{"port": 80, "nodePort": "31000"}]})),
+                Verdict::reject(
+                    "invalid Service: spec.ports[0].nodePort: invalid type: string \"31000\", expected i64",
+                ),
+            ),
+        ]);
     }
 }

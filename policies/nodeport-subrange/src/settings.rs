@@ -28,9 +28,10 @@ pub struct Settings {
     pub exempt_namespaces: Vec<String>,
 }
 
-/// The settings, parsed into what the rules compare against.
+/// The settings as the rules read them: checked, and parsed into what the rules compare
+/// against.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedSettings {
+pub struct CompiledSettings {
     pub node_port_range: PortRange,
     /// `None` when the range holds 16 ports or fewer.
     pub static_band: Option<PortRange>,
@@ -48,28 +49,6 @@ pub struct ServiceCidr {
 }
 
 impl Settings {
-    /// Parses and checks the settings; errors start with the field they are about.
-    pub fn parse(&self) -> Result<ParsedSettings, String> {
-        if self.node_port_range.trim().is_empty() {
-            return Err(
-                "nodePortRange: required: set it to the apiserver's --service-node-port-range, such as \"30000-32767\"".into(),
-            );
-        }
-        let node_port_range = PortRange::parse(&self.node_port_range)
-            .map_err(|error| format!("nodePortRange: {error}"))?;
-        let static_band = node_port_range.static_band();
-        let reservations = self.parse_reservations(node_port_range, static_band)?;
-        let service_cidrs = self.parse_cidrs()?;
-        validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
-        Ok(ParsedSettings {
-            node_port_range,
-            static_band,
-            reservations,
-            unreserved_ports: self.unreserved_ports,
-            service_cidrs,
-        })
-    }
-
     fn parse_reservations(
         &self,
         range: PortRange,
@@ -147,40 +126,41 @@ fn check_disjoint(reservations: &BTreeMap<String, Vec<PortRange>>) -> Result<(),
     Ok(())
 }
 
-impl Settings {
-    /// Checks every field; the error names the field and the values it accepts.
-    pub fn check(&self) -> Result<(), String> {
-        self.parse().map(|_| ())
-    }
-}
-
 impl PolicySettings for Settings {
-    type Compiled = Self;
+    type Compiled = CompiledSettings;
 
     fn exempt_namespaces(&self) -> &[String] {
         &self.exempt_namespaces
     }
 
-    fn compile(self) -> Result<Self, String> {
-        self.check()?;
-        Ok(self)
+    /// Parses and checks the settings; errors start with the field they are about.
+    fn compile(self) -> Result<CompiledSettings, String> {
+        if self.node_port_range.trim().is_empty() {
+            return Err(
+                "nodePortRange: required: set it to the apiserver's --service-node-port-range, such as \"30000-32767\"".into(),
+            );
+        }
+        let node_port_range = PortRange::parse(&self.node_port_range)
+            .map_err(|error| format!("nodePortRange: {error}"))?;
+        let static_band = node_port_range.static_band();
+        let reservations = self.parse_reservations(node_port_range, static_band)?;
+        let service_cidrs = self.parse_cidrs()?;
+        validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
+        Ok(CompiledSettings {
+            node_port_range,
+            static_band,
+            reservations,
+            unreserved_ports: self.unreserved_ports,
+            service_cidrs,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kepguard_testing::unit::{assert_refused_settings, compile, compiled};
     use serde_json::json;
-
-    fn parse(settings: serde_json::Value) -> Result<ParsedSettings, String> {
-        serde_json::from_value::<Settings>(settings)
-            .map_err(|e| e.to_string())?
-            .parse()
-    }
-
-    fn error(settings: serde_json::Value) -> String {
-        parse(settings).unwrap_err()
-    }
 
     fn range(first: u16, last: u16) -> PortRange {
         PortRange { first, last }
@@ -188,134 +168,196 @@ mod tests {
 
     #[test]
     fn a_node_port_range_alone_is_valid() {
-        let parsed = parse(json!({"nodePortRange": "30000-32767"})).unwrap();
-        assert_eq!(parsed.node_port_range, range(30000, 32767));
-        assert_eq!(parsed.static_band, Some(range(30000, 30085)));
-        assert_eq!(parsed.unreserved_ports, UnreservedPorts::Allow);
-        assert!(parsed.reservations.is_empty() && parsed.service_cidrs.is_empty());
-        let parsed = parse(json!({"nodePortRange": "30000+2767"})).unwrap();
-        assert_eq!(parsed.node_port_range, range(30000, 32767));
-        let parsed = parse(json!({"nodePortRange": "30000"})).unwrap();
-        assert_eq!(parsed.static_band, None);
-    }
-
-    #[test]
-    fn the_node_port_range_is_required_and_checked() {
-        assert!(error(json!({})).starts_with("nodePortRange: required"));
-        assert!(error(json!({"nodePortRange": " "})).starts_with("nodePortRange: required"));
-        assert_eq!(
-            error(json!({"nodePortRange": "30000-"})),
-            "nodePortRange: \"30000-\" is not a port range: use \"first-last\", \"first+offset\" or a single port, such as \"30000-32767\""
-        );
-        assert_eq!(
-            error(json!({"nodePortRange": "32767-30000"})),
-            "nodePortRange: \"32767-30000\" ends before it starts"
-        );
-        assert!(error(json!({"nodePortRange": 30000})).contains("invalid type"));
+        let cases = [
+            (
+                "first-last",
+                "30000-32767",
+                range(30000, 32767),
+                Some(range(30000, 30085)),
+            ),
+            (
+                "first+offset",
+                "30000+2767",
+                range(30000, 32767),
+                Some(range(30000, 30085)),
+            ),
+            (
+                "a single port has no static band",
+                "30000",
+                range(30000, 30000),
+                None,
+            ),
+        ];
+        for (name, text, node_port_range, static_band) in cases {
+            let settings = compiled::<Settings>(json!({"nodePortRange": text}));
+            assert_eq!(
+                settings,
+                CompiledSettings {
+                    node_port_range,
+                    static_band,
+                    reservations: BTreeMap::new(),
+                    unreserved_ports: UnreservedPorts::Allow,
+                    service_cidrs: Vec::new(),
+                },
+                "{name}"
+            );
+        }
     }
 
     #[test]
     fn reservations_are_merged_per_namespace() {
-        let parsed = parse(json!({
+        let settings = compiled::<Settings>(json!({
             "nodePortRange": "30000-32767",
             "namespaceReservations": {
                 "team-a": ["30000-30009", "30005-30012", "30020"],
                 "team-b": ["30030+9"]
             },
             "unreservedPorts": "deny"
-        }))
-        .unwrap();
+        }));
         assert_eq!(
-            parsed.reservations["team-a"],
-            vec![range(30000, 30012), range(30020, 30020)]
+            settings.reservations,
+            BTreeMap::from([
+                (
+                    "team-a".to_string(),
+                    vec![range(30000, 30012), range(30020, 30020)]
+                ),
+                ("team-b".to_string(), vec![range(30030, 30039)]),
+            ])
         );
-        assert_eq!(parsed.reservations["team-b"], vec![range(30030, 30039)]);
-        assert_eq!(parsed.unreserved_ports, UnreservedPorts::Deny);
+        assert_eq!(settings.unreserved_ports, UnreservedPorts::Deny);
     }
 
     #[test]
-    fn reservations_must_lie_in_the_static_band() {
+    fn cidrs_get_their_static_band() {
+        let settings = compiled::<Settings>(json!({
+            "nodePortRange": "30000-32767",
+            "serviceClusterIPRanges": ["10.96.0.0/12", "fd00:10:96::/112"]
+        }));
+        let bands: Vec<String> = settings
+            .service_cidrs
+            .iter()
+            .map(|cidr| {
+                format!(
+                    "{} {:?}",
+                    cidr.cidr,
+                    cidr.static_band.map(|b| b.to_string())
+                )
+            })
+            .collect();
         assert_eq!(
-            error(
-                json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": ["30080-30090"]}})
-            ),
-            "namespaceReservations.team-a[0]: \"30080-30090\" is outside the static band 30000-30085 of nodePortRange 30000-32767; reserve ports from 30000-30085"
-        );
-        assert_eq!(
-            error(
-                json!({"nodePortRange": "30000-30015", "namespaceReservations": {"team-a": ["30000"]}})
-            ),
-            "namespaceReservations.team-a[0]: \"30000\" cannot be reserved: nodePortRange 30000-30015 has no static band (it holds 16 ports or fewer); widen nodePortRange or remove the reservation"
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": ["30000", "x"]}}))
-                .starts_with("namespaceReservations.team-a[1]: \"x\" is not a port range")
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "namespaceReservations": {"Team A": ["30000"]}}))
-                .starts_with("namespaceReservations: \"Team A\" is not a valid namespace name")
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": "30000"}}))
-                .contains("invalid type")
+            bands,
+            vec![
+                "10.96.0.0/12 Some(\"10.96.0.1-10.96.1.0\")",
+                "fd00:10:96::/112 Some(\"fd00:10:96::1-fd00:10:96::100\")",
+            ]
         );
     }
 
     #[test]
-    fn a_port_is_reserved_for_one_namespace_only() {
-        assert_eq!(
-            error(
+    fn invalid_settings_name_the_field() {
+        assert_refused_settings::<Settings>([
+            (
+                "no node port range",
+                json!({}),
+                "nodePortRange: required: set it to the apiserver's --service-node-port-range, such as \"30000-32767\"",
+            ),
+            (
+                "a blank node port range",
+                json!({"nodePortRange": " "}),
+                "nodePortRange: required: set it to the apiserver's --service-node-port-range, such as \"30000-32767\"",
+            ),
+            (
+                "a range without its end",
+                json!({"nodePortRange": "30000-"}),
+                "nodePortRange: \"30000-\" is not a port range: use \"first-last\", \"first+offset\" or a single port, such as \"30000-32767\"",
+            ),
+            (
+                "a range that ends before it starts",
+                json!({"nodePortRange": "32767-30000"}),
+                "nodePortRange: \"32767-30000\" ends before it starts",
+            ),
+            (
+                "a reservation outside the static band",
+                json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": ["30080-30090"]}}),
+                "namespaceReservations.team-a[0]: \"30080-30090\" is outside the static band 30000-30085 of nodePortRange 30000-32767; reserve ports from 30000-30085",
+            ),
+            (
+                "a reservation without a static band",
+                json!({"nodePortRange": "30000-30015", "namespaceReservations": {"team-a": ["30000"]}}),
+                "namespaceReservations.team-a[0]: \"30000\" cannot be reserved: nodePortRange 30000-30015 has no static band (it holds 16 ports or fewer); widen nodePortRange or remove the reservation",
+            ),
+            (
+                "a reservation that is not a range",
+                json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": ["30000", "x"]}}),
+                "namespaceReservations.team-a[1]: \"x\" is not a port range: use \"first-last\", \"first+offset\" or a single port, such as \"30000-32767\"",
+            ),
+            (
+                "a reservation for an invalid namespace",
+                json!({"nodePortRange": "30000-32767", "namespaceReservations": {"Team A": ["30000"]}}),
+                "namespaceReservations: \"Team A\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+            ),
+            (
+                "a port reserved for two namespaces",
                 json!({"nodePortRange": "30000-32767", "namespaceReservations": {
                     "team-a": ["30000-30009"], "team-b": ["30020-30029", "30005-30006"]
-                }})
+                }}),
+                "namespaceReservations: port 30005 is reserved for both \"team-a\" (30000-30009) and \"team-b\" (30005-30006); reserve each port for one namespace",
             ),
-            "namespaceReservations: port 30005 is reserved for both \"team-a\" (30000-30009) and \"team-b\" (30005-30006); reserve each port for one namespace"
-        );
+            (
+                "a CIDR with host bits",
+                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.1/12"]}),
+                "serviceClusterIPRanges[0]: \"10.96.0.1/12\" has host bits set: use 10.96.0.0/12",
+            ),
+            (
+                "two CIDRs of one family",
+                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0/12", "fd00::/108", "10.100.0.0/16"]}),
+                "serviceClusterIPRanges[2]: \"10.96.0.0/12\" and \"10.100.0.0/16\" are both IPv4: give at most one range per family, as --service-cluster-ip-range does",
+            ),
+            (
+                "an invalid exempt namespace",
+                json!({"nodePortRange": "30000-32767", "exemptNamespaces": ["Kube System"]}),
+                "exemptNamespaces: \"Kube System\" is not a valid namespace name (lowercase letters, digits and '-', at most 63 characters)",
+            ),
+        ]);
     }
 
     #[test]
-    fn cidrs_are_checked() {
-        let parsed = parse(json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0/12", "fd00:10:96::/112"]})).unwrap();
-        assert_eq!(parsed.service_cidrs.len(), 2);
-        assert_eq!(
-            parsed.service_cidrs[0].static_band.unwrap().to_string(),
-            "10.96.0.1-10.96.1.0"
-        );
-        assert_eq!(
-            error(
-                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.1/12"]})
+    fn invalid_settings_as_serde_or_the_parser_words_them() {
+        let cases = [
+            (
+                "a number as the range",
+                json!({"nodePortRange": 30000}),
+                "invalid type",
             ),
-            "serviceClusterIPRanges[0]: \"10.96.0.1/12\" has host bits set: use 10.96.0.0/12"
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0"]}))
-                .starts_with("serviceClusterIPRanges[0]: \"10.96.0.0\" is not a CIDR")
-        );
-        assert_eq!(
-            error(
-                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0/12", "fd00::/108", "10.100.0.0/16"]})
+            (
+                "a string as the reservations",
+                json!({"nodePortRange": "30000-32767", "namespaceReservations": {"team-a": "30000"}}),
+                "invalid type",
             ),
-            "serviceClusterIPRanges[2]: \"10.96.0.0/12\" and \"10.100.0.0/16\" are both IPv4: give at most one range per family, as --service-cluster-ip-range does"
-        );
-    }
-
-    #[test]
-    fn unknown_keys_and_values_are_refused() {
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "nodePortRanges": "x"}))
-                .contains("unknown field `nodePortRanges`")
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "serviceClusterIpRanges": []}))
-                .contains("unknown field `serviceClusterIpRanges`")
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "unreservedPorts": "Deny"}))
-                .contains("unknown variant `Deny`, expected `allow` or `deny`")
-        );
-        assert!(
-            error(json!({"nodePortRange": "30000-32767", "exemptNamespaces": ["Kube System"]}))
-                .starts_with("exemptNamespaces: \"Kube System\" is not a valid namespace name")
-        );
+            (
+                "an address without a prefix",
+                json!({"nodePortRange": "30000-32767", "serviceClusterIPRanges": ["10.96.0.0"]}),
+                "serviceClusterIPRanges[0]: \"10.96.0.0\" is not a CIDR",
+            ),
+            (
+                "an unknown key",
+                json!({"nodePortRange": "30000-32767", "nodePortRanges": "x"}),
+                "unknown field `nodePortRanges`",
+            ),
+            (
+                "a wrongly cased key",
+                json!({"nodePortRange": "30000-32767", "serviceClusterIpRanges": []}),
+                "unknown field `serviceClusterIpRanges`",
+            ),
+            (
+                "a wrongly cased value",
+                json!({"nodePortRange": "30000-32767", "unreservedPorts": "Deny"}),
+                "unknown variant `Deny`, expected `allow` or `deny`",
+            ),
+        ];
+        for (name, settings, expected) in cases {
+            let error = compile::<Settings>(settings).unwrap_err();
+            assert!(error.contains(expected), "{name}: {error}");
+        }
     }
 }

@@ -1,9 +1,16 @@
 //! The mutating mode: moves known sidecars into `initContainers` and rewrites their order,
 //! patching the incoming JSON so that fields this policy does not know survive untouched.
 
-use crate::rules::{InitRole, PodSpecView, Roles};
-use kepguard_common::podspec::WorkloadKind;
+use crate::view::{InitRole, PodSpecView, Roles};
+use kepguard_common::podspec::{self, WorkloadKind};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// `object` with its known sidecars moved and its init containers reordered, as `roles`
+/// call for. Check [`blockers`] first.
+pub fn fix(kind: WorkloadKind, object: &RawValue, roles: &Roles) -> Result<Value, String> {
+    podspec::patch_pod_spec(kind, object, |spec| apply(spec, &plan(roles)))
+}
 
 /// Where an entry of the rewritten `initContainers` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,95 +142,108 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn plan_orders_setup_then_sidecars_by_list_then_the_rest() {
-        let roles = Roles {
-            init: vec![
-                InitRole::Ordinary,     // 0 migrate
-                InitRole::Sidecar(2),   // 1 vault
-                InitRole::Setup,        // 2 istio-init
-                InitRole::OtherSidecar, // 3 unmatched sidecar
-                InitRole::Sidecar(0),   // 4 istio-proxy
-                InitRole::Setup,        // 5 linkerd-init
-                InitRole::Sidecar(2),   // 6 second vault
-            ],
-            containers: vec![None, Some(2), Some(0), None, Some(1)],
-        };
-        assert_eq!(
-            plan(&roles),
-            vec![
-                Source::Init(2),
-                Source::Init(5),
-                Source::Init(4),
-                Source::Container(2),
-                Source::Container(4),
-                Source::Init(1),
-                Source::Init(6),
-                Source::Container(1),
-                Source::Init(0),
-                Source::Init(3),
-            ]
-        );
-    }
-
-    #[test]
-    fn plan_keeps_a_right_order() {
-        let roles = Roles {
-            init: vec![
-                InitRole::Setup,
-                InitRole::Sidecar(0),
-                InitRole::Sidecar(1),
-                InitRole::Ordinary,
-            ],
-            containers: vec![None],
-        };
-        assert_eq!(
-            plan(&roles),
-            vec![
-                Source::Init(0),
-                Source::Init(1),
-                Source::Init(2),
-                Source::Init(3)
-            ]
-        );
-    }
-
-    #[test]
-    fn apply_moves_and_reorders_keeping_every_field() {
-        let mut spec = json!({
-            "initContainers": [{"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}],
-            "containers": [
-                {"name": "app"},
-                {"name": "proxy", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]}
-            ],
-            "terminationGracePeriodSeconds": 45
-        });
-        apply(&mut spec, &[Source::Container(1), Source::Init(0)]).unwrap();
-        assert_eq!(
-            spec,
-            json!({
-                "initContainers": [
-                    {"name": "proxy", "restartPolicy": "Always",
-                     "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]},
-                    {"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}
+    fn plans() {
+        let cases = [
+            (
+                "setup, then sidecars by list, then the rest",
+                Roles {
+                    init: vec![
+                        InitRole::Ordinary,     // 0 migrate
+                        InitRole::Sidecar(2),   // 1 vault
+                        InitRole::Setup,        // 2 istio-init
+                        InitRole::OtherSidecar, // 3 unmatched sidecar
+                        InitRole::Sidecar(0),   // 4 istio-proxy
+                        InitRole::Setup,        // 5 linkerd-init
+                        InitRole::Sidecar(2),   // 6 second vault
+                    ],
+                    containers: vec![None, Some(2), Some(0), None, Some(1)],
+                },
+                vec![
+                    Source::Init(2),
+                    Source::Init(5),
+                    Source::Init(4),
+                    Source::Container(2),
+                    Source::Container(4),
+                    Source::Init(1),
+                    Source::Init(6),
+                    Source::Container(1),
+                    Source::Init(0),
+                    Source::Init(3),
                 ],
-                "containers": [{"name": "app"}],
-                "terminationGracePeriodSeconds": 45
-            })
-        );
+            ),
+            (
+                "a right order is kept",
+                Roles {
+                    init: vec![
+                        InitRole::Setup,
+                        InitRole::Sidecar(0),
+                        InitRole::Sidecar(1),
+                        InitRole::Ordinary,
+                    ],
+                    containers: vec![None],
+                },
+                vec![
+                    Source::Init(0),
+                    Source::Init(1),
+                    Source::Init(2),
+                    Source::Init(3),
+                ],
+            ),
+        ];
+        for (name, roles, expected) in cases {
+            assert_eq!(plan(&roles), expected, "{name}");
+        }
     }
 
     #[test]
-    fn apply_creates_init_containers_when_missing() {
-        let mut spec = json!({"containers": [{"name": "app"}, {"name": "proxy"}]});
-        apply(&mut spec, &[Source::Container(1)]).unwrap();
-        assert_eq!(
-            spec,
-            json!({
-                "initContainers": [{"name": "proxy", "restartPolicy": "Always"}],
-                "containers": [{"name": "app"}]
-            })
-        );
-        assert!(apply(&mut json!({"containers": []}), &[Source::Init(3)]).is_err());
-        assert!(apply(&mut json!([]), &[]).is_err());
+    fn applying_a_plan() {
+        let cases = [
+            (
+                "moves and reorders, keeping every field",
+                json!({
+                    "initContainers": [{"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}],
+                    "containers": [
+                        {"name": "app"},
+                        {"name": "proxy", "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]}
+                    ],
+                    "terminationGracePeriodSeconds": 45
+                }),
+                vec![Source::Container(1), Source::Init(0)],
+                Ok(json!({
+                    "initContainers": [
+                        {"name": "proxy", "restartPolicy": "Always",
+                         "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]},
+                        {"name": "migrate", "x-field": {"a": [1, 2.5, "b"]}}
+                    ],
+                    "containers": [{"name": "app"}],
+                    "terminationGracePeriodSeconds": 45
+                })),
+            ),
+            (
+                "creates initContainers when missing",
+                json!({"containers": [{"name": "app"}, {"name": "proxy"}]}),
+                vec![Source::Container(1)],
+                Ok(json!({
+                    "initContainers": [{"name": "proxy", "restartPolicy": "Always"}],
+                    "containers": [{"name": "app"}]
+                })),
+            ),
+            (
+                "a planned container that is not there",
+                json!({"containers": []}),
+                vec![Source::Init(3)],
+                Err("the pod spec has no container at a planned position"),
+            ),
+            (
+                "a pod spec that is not an object",
+                json!([]),
+                vec![],
+                Err("the pod spec is not an object"),
+            ),
+        ];
+        for (name, mut spec, plan, expected) in cases {
+            let outcome = apply(&mut spec, &plan).map(|()| spec);
+            assert_eq!(outcome, expected.map_err(String::from), "{name}");
+        }
     }
 }

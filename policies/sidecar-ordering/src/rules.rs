@@ -1,124 +1,16 @@
-//! The rules, as plain functions over the admission request.
+//! The rules, as plain functions over the pod spec, and `evaluate`, which applies them and,
+//! in the mutating mode, fixes with `mutate` what rules 1 and 2 would reject.
 
-use crate::image::ImageReference;
 use crate::mutate;
-use crate::settings::{Matcher, Settings};
-use kepguard_common::podspec::{self, WorkloadKind, is_native_sidecar_policy};
+use crate::settings::CompiledSettings;
+use crate::view::{InitRole, PodSpecView, Roles};
+use kepguard_common::podspec::{self, WorkloadKind};
 use kepguard_common::{AdmissionRequest, Verdict};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::Value;
 use serde_json::value::{RawValue, to_raw_value};
 
 /// What the apiserver defaults an unset `terminationGracePeriodSeconds` to, in Pods and
 /// templates alike.
 pub const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS: i64 = 30;
-
-/// The parts of a pod spec these rules read. Lists are `Option`s because the apiserver takes
-/// `null` for an empty list.
-#[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodSpecView {
-    pub containers: Option<Vec<ContainerView>>,
-    pub init_containers: Option<Vec<ContainerView>>,
-    pub termination_grace_period_seconds: Option<i64>,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ContainerView {
-    pub name: String,
-    pub image: Option<String>,
-    pub restart_policy: Option<String>,
-    pub restart_policy_rules: Option<Vec<IgnoredAny>>,
-    pub startup_probe: Option<IgnoredAny>,
-}
-
-impl PodSpecView {
-    pub fn containers(&self) -> &[ContainerView] {
-        self.containers.as_deref().unwrap_or_default()
-    }
-
-    pub fn init_containers(&self) -> &[ContainerView] {
-        self.init_containers.as_deref().unwrap_or_default()
-    }
-}
-
-impl ContainerView {
-    /// A native sidecar when it is an init container (KEP-753); `Never` and `OnFailure`
-    /// with `restartPolicyRules` (Kubernetes 1.34+) are not sidecars.
-    pub fn is_native_sidecar(&self) -> bool {
-        is_native_sidecar_policy(self.restart_policy.as_deref())
-    }
-
-    /// Whether it sets a container-level restart behaviour of its own.
-    pub fn sets_restart_behaviour(&self) -> bool {
-        self.restart_policy.is_some()
-            || self
-                .restart_policy_rules
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
-    }
-
-    fn image_text(&self) -> &str {
-        self.image.as_deref().unwrap_or("none")
-    }
-}
-
-/// What an init container is to these rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitRole {
-    /// An ordinary init container matched by `setupContainers`.
-    Setup,
-    /// A native sidecar matched by `sidecars[index]`.
-    Sidecar(usize),
-    /// A native sidecar no matcher knows: not constrained.
-    OtherSidecar,
-    /// Any other init container.
-    Ordinary,
-}
-
-/// The role of every container of a pod spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Roles {
-    pub init: Vec<InitRole>,
-    /// For each app container, the `sidecars` matcher it matches, if any.
-    pub containers: Vec<Option<usize>>,
-}
-
-/// The index of the first matcher that matches the container.
-fn first_match(matchers: &[Matcher], container: &ContainerView) -> Option<usize> {
-    let image = container
-        .image
-        .as_deref()
-        .and_then(|image| ImageReference::parse(image).ok());
-    matchers
-        .iter()
-        .position(|matcher| matcher.matches(&container.name, image.as_ref()))
-}
-
-/// Gives every container its role.
-pub fn classify(spec: &PodSpecView, sidecars: &[Matcher], setup: &[Matcher]) -> Roles {
-    let init = spec
-        .init_containers()
-        .iter()
-        .map(|container| {
-            if container.is_native_sidecar() {
-                first_match(sidecars, container).map_or(InitRole::OtherSidecar, InitRole::Sidecar)
-            } else if first_match(setup, container).is_some() {
-                InitRole::Setup
-            } else {
-                InitRole::Ordinary
-            }
-        })
-        .collect();
-    let containers = spec
-        .containers()
-        .iter()
-        .map(|container| first_match(sidecars, container))
-        .collect();
-    Roles { init, containers }
-}
 
 /// Rule 1: a container in `spec.containers` that matches `sidecars` must be a native sidecar.
 pub fn legacy_sidecar_violations(
@@ -266,55 +158,64 @@ pub fn grace_period_violation(
 }
 
 /// Judges one admission request.
-pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(request: &AdmissionRequest, settings: &CompiledSettings) -> Verdict {
     // A Pod's containers cannot be added, removed or reordered after creation.
-    let Some(kind) = WorkloadKind::judged_when_spec_is_immutable(request) else {
-        return Verdict::accept();
-    };
-    judge(kind, &request.object, settings).unwrap_or_else(|error| kind.invalid(&error))
+    podspec::judge_immutable_spec(request, |kind, object| judge(kind, object, settings))
 }
 
-fn judge(kind: WorkloadKind, object: &RawValue, settings: &Settings) -> Result<Verdict, String> {
-    let matchers = settings.matchers()?;
-    let (sidecars, setup) = (&matchers.sidecars, &matchers.setup);
+/// Validates the pod spec; in the mutating mode, fixes what rules 1 and 2 refuse instead.
+fn judge(
+    kind: WorkloadKind,
+    object: &RawValue,
+    settings: &CompiledSettings,
+) -> Result<Verdict, String> {
     let spec: PodSpecView = podspec::read_pod_spec(kind, object)?;
-    let roles = classify(&spec, sidecars, setup);
-
-    let mut structural = legacy_sidecar_violations(kind, &spec, &roles);
-    structural.extend(order_violations(
-        kind,
-        &spec,
-        &roles,
-        settings.sidecars_first,
-    ));
-    if !settings.mutate || structural.is_empty() {
-        let mut violations = structural;
-        violations.extend(gating_violations(kind, &spec, &roles, settings));
-        return Ok(Verdict::from_violations(violations));
+    let roles = settings.matchers.classify(&spec);
+    let mut violations = structural_violations(kind, &spec, &roles, settings);
+    if settings.mutate && !violations.is_empty() {
+        return fix_then_validate(kind, object, &spec, &roles, settings);
     }
+    violations.extend(gating_violations(kind, &spec, &roles, settings));
+    Ok(Verdict::from_violations(violations))
+}
 
-    let blockers = mutate::blockers(kind, &spec, &roles);
+/// Fixes rules 1 and 2 by moving and reordering containers; rules 3 and 4 still reject,
+/// judged on the fixed spec.
+fn fix_then_validate(
+    kind: WorkloadKind,
+    object: &RawValue,
+    spec: &PodSpecView,
+    roles: &Roles,
+    settings: &CompiledSettings,
+) -> Result<Verdict, String> {
+    let blockers = mutate::blockers(kind, spec, roles);
     if !blockers.is_empty() {
         return Ok(Verdict::from_violations(blockers));
     }
-    let mut mutated: Value =
-        serde_json::from_str(object.get()).map_err(|error| error.to_string())?;
-    let pod_spec =
-        podspec::pod_spec_mut(kind, &mut mutated).ok_or("the pod spec cannot be patched")?;
-    mutate::apply(pod_spec, &mutate::plan(&roles))?;
-
-    // Rules 3 and 4 still reject, judged on the fixed spec.
-    let fixed_object = to_raw_value(&mutated).map_err(|error| error.to_string())?;
-    let fixed: PodSpecView = podspec::read_pod_spec(kind, &fixed_object)?;
-    let fixed_roles = classify(&fixed, sidecars, setup);
-    let violations = gating_violations(kind, &fixed, &fixed_roles, settings);
+    let fixed = mutate::fix(kind, object, roles)?;
+    let fixed_object = to_raw_value(&fixed).map_err(|error| error.to_string())?;
+    let fixed_spec: PodSpecView = podspec::read_pod_spec(kind, &fixed_object)?;
+    let fixed_roles = settings.matchers.classify(&fixed_spec);
+    let violations = gating_violations(kind, &fixed_spec, &fixed_roles, settings);
     if !violations.is_empty() {
         return Ok(Verdict::from_violations(violations));
     }
     Ok(Verdict::Mutate {
-        object: mutated,
+        object: fixed,
         warnings: Vec::new(),
     })
+}
+
+/// Rules 1 and 2: what the mutating mode can fix.
+fn structural_violations(
+    kind: WorkloadKind,
+    spec: &PodSpecView,
+    roles: &Roles,
+    settings: &CompiledSettings,
+) -> Vec<String> {
+    let mut violations = legacy_sidecar_violations(kind, spec, roles);
+    violations.extend(order_violations(kind, spec, roles, settings.sidecars_first));
+    violations
 }
 
 /// Rules 3 and 4, as the settings turn them on.
@@ -322,7 +223,7 @@ fn gating_violations(
     kind: WorkloadKind,
     spec: &PodSpecView,
     roles: &Roles,
-    settings: &Settings,
+    settings: &CompiledSettings,
 ) -> Vec<String> {
     let mut violations = Vec::new();
     if settings.require_startup_probe {
@@ -339,10 +240,12 @@ fn gating_violations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::settings::Settings;
+    use kepguard_testing::unit::{compiled, merge, object, request};
+    use serde_json::{Value, json};
 
-    fn settings(extra: Value) -> Settings {
-        let mut base = json!({
+    fn settings(extra: Value) -> CompiledSettings {
+        let example = json!({
             "sidecars": [
                 {"name": "istio-proxy", "image": "istio/proxyv2"},
                 {"name": "linkerd-proxy"},
@@ -351,387 +254,296 @@ mod tests {
             ],
             "setupContainers": [{"name": "istio-init"}, {"name": "linkerd-init"}]
         });
-        if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
-            base.extend(extra.clone());
-        }
-        serde_json::from_value(base).unwrap()
+        compiled::<Settings>(merge(example, extra))
     }
 
-    fn spec(value: Value) -> PodSpecView {
-        serde_json::from_value(value).unwrap()
-    }
-
-    fn roles(spec: &PodSpecView) -> Roles {
-        let settings = settings(json!({}));
-        classify(
-            spec,
-            &settings.matchers().unwrap().sidecars,
-            &settings.matchers().unwrap().setup,
-        )
+    /// A pod spec and the roles the example settings give its containers.
+    fn classified(spec: Value) -> (PodSpecView, Roles) {
+        let spec: PodSpecView = serde_json::from_value(spec).unwrap();
+        let roles = settings(json!({})).matchers.classify(&spec);
+        (spec, roles)
     }
 
     fn proxy() -> Value {
         json!({"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.0", "restartPolicy": "Always"})
     }
 
+    fn other_sidecar() -> Value {
+        json!({"name": "other", "image": "envoy", "restartPolicy": "Always"})
+    }
+
     fn init(name: &str) -> Value {
         json!({"name": name, "image": "busybox"})
     }
 
-    fn raw(object: Value) -> Box<RawValue> {
-        to_raw_value(&object).unwrap()
-    }
-
-    fn object(kind: WorkloadKind, pod_spec: Value) -> Value {
-        match kind {
-            WorkloadKind::Pod => json!({"spec": pod_spec}),
-            WorkloadKind::CronJob => {
-                json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}})
-            }
-            _ => json!({"spec": {"template": {"spec": pod_spec}}}),
-        }
-    }
-
-    fn rejection(verdict: Verdict) -> String {
-        match verdict {
-            Verdict::Reject { message } => message,
-            other => panic!("expected a rejection, got {other:?}"),
-        }
-    }
-
     #[test]
-    fn classifies_every_container() {
-        let spec = spec(json!({
-            "initContainers": [
-                init("istio-init"),
-                proxy(),
-                {"name": "other", "image": "envoy", "restartPolicy": "Always"},
-                {"name": "linkerd-proxy", "image": "x", "restartPolicy": "Never",
-                 "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]},
-                {"name": "vault-agent", "image": "hashicorp/vault:1.17", "restartPolicy": "OnFailure"},
-                init("migrate")
-            ],
-            "containers": [
-                {"name": "app", "image": "app"},
-                {"name": "sql", "image": "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.11"},
-                {"name": "istio-proxy", "image": "envoyproxy/envoy"}
-            ]
-        }));
-        assert_eq!(
-            roles(&spec),
-            Roles {
-                init: vec![
-                    InitRole::Setup,
-                    InitRole::Sidecar(0),
-                    InitRole::OtherSidecar,
-                    // Never and OnFailure are not sidecars, restartPolicyRules or not.
-                    InitRole::Ordinary,
-                    InitRole::Ordinary,
-                    InitRole::Ordinary,
-                ],
-                // Name and image must both match: istio-proxy with an envoy image does not.
-                containers: vec![None, Some(3), None],
-            }
-        );
-    }
-
-    #[test]
-    fn unparsable_images_never_match_image_patterns() {
-        let spec = spec(json!({"containers": [
-            {"name": "sql", "image": "gcr.io/Cloud-SQL-Connectors/cloud-sql-proxy"},
-            {"name": "sql2"},
-            {"name": "linkerd-proxy", "image": "not a reference"}
-        ]}));
-        assert_eq!(roles(&spec).containers, vec![None, None, Some(1)]);
-    }
-
-    #[test]
-    fn legacy_sidecars_are_rejected_with_the_job_consequence() {
-        let pod_spec = spec(json!({"containers": [init("app"), proxy()]}));
-        let violations = legacy_sidecar_violations(WorkloadKind::Job, &pod_spec, &roles(&pod_spec));
-        assert_eq!(
-            violations,
-            vec![
-                "container \"istio-proxy\" (image docker.io/istio/proxyv2:1.22.0) is a known sidecar in spec.containers of a Job: declare it in initContainers with restartPolicy: Always, or the Job never completes (it is at spec.template.spec.containers[1])"
-            ]
-        );
-        let violations =
-            legacy_sidecar_violations(WorkloadKind::Deployment, &pod_spec, &roles(&pod_spec));
-        assert!(
-            violations[0].contains(
-                "so that it starts before the init containers and stops after the app containers"
+    fn legacy_sidecars_are_rejected_with_the_consequence_for_the_kind() {
+        let (spec, roles) = classified(json!({"containers": [init("app"), proxy()]}));
+        let cases = [
+            (
+                WorkloadKind::Job,
+                "container \"istio-proxy\" (image docker.io/istio/proxyv2:1.22.0) is a known sidecar in spec.containers of a Job: declare it in initContainers with restartPolicy: Always, or the Job never completes (it is at spec.template.spec.containers[1])",
             ),
-            "{violations:?}"
-        );
+            (
+                WorkloadKind::Deployment,
+                "container \"istio-proxy\" (image docker.io/istio/proxyv2:1.22.0) is a known sidecar in spec.containers of a Deployment: declare it in initContainers with restartPolicy: Always, so that it starts before the init containers and stops after the app containers (it is at spec.template.spec.containers[1])",
+            ),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(
+                legacy_sidecar_violations(kind, &spec, &roles),
+                vec![expected],
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
-    fn ordinary_init_containers_come_after_matched_sidecars() {
-        let pod_spec = spec(json!({"initContainers": [
-            init("istio-init"), init("migrate"), init("wait"), proxy()
-        ]}));
-        let roles = roles(&pod_spec);
-        assert_eq!(
-            order_violations(WorkloadKind::Pod, &pod_spec, &roles, true),
-            vec![
-                "native sidecar \"istio-proxy\" (spec.initContainers[3]) must precede init containers \"migrate\", \"wait\", which otherwise start without it: move it up (only setupContainers may come before the sidecars)"
-            ]
-        );
-        assert!(order_violations(WorkloadKind::Pod, &pod_spec, &roles, false).is_empty());
-
-        // Istio's layout: setup, sidecar, app init containers.
-        let pod_spec =
-            spec(json!({"initContainers": [init("istio-init"), proxy(), init("migrate")]}));
-        assert!(
-            order_violations(WorkloadKind::Pod, &pod_spec, &self::roles(&pod_spec), true)
-                .is_empty()
-        );
-        // A setup container may also come after the sidecars.
-        let pod_spec = spec(json!({"initContainers": [proxy(), init("istio-init")]}));
-        assert!(
-            order_violations(WorkloadKind::Pod, &pod_spec, &self::roles(&pod_spec), true)
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn matched_sidecars_follow_the_list_order_and_others_are_free() {
+    fn init_container_order() {
         let vault = json!({"name": "vault-agent", "image": "hashicorp/vault:1.17", "restartPolicy": "Always"});
-        let other = json!({"name": "other", "image": "envoy", "restartPolicy": "Always"});
-        let pod_spec = spec(json!({"initContainers": [vault, other, proxy(), init("migrate")]}));
-        let violations = order_violations(
-            WorkloadKind::Deployment,
-            &pod_spec,
-            &roles(&pod_spec),
-            false,
-        );
-        assert_eq!(
-            violations,
-            vec![
-                "native sidecar \"istio-proxy\" (spec.template.spec.initContainers[2], matched by sidecars[0]) must precede native sidecar \"vault-agent\": sidecars start in the order of the sidecars list"
-            ]
-        );
-        // An ordinary init container before an unmatched sidecar is fine.
-        let pod_spec = spec(json!({"initContainers": [
-            init("migrate"), {"name": "other", "image": "envoy", "restartPolicy": "Always"}
-        ]}));
-        assert!(order_violations(WorkloadKind::Pod, &pod_spec, &roles(&pod_spec), true).is_empty());
+        let cases: [(&str, WorkloadKind, Value, bool, Vec<&str>); 6] = [
+            (
+                "ordinary init containers come after matched sidecars",
+                WorkloadKind::Pod,
+                json!([init("istio-init"), init("migrate"), init("wait"), proxy()]),
+                true,
+                vec![
+                    "native sidecar \"istio-proxy\" (spec.initContainers[3]) must precede init containers \"migrate\", \"wait\", which otherwise start without it: move it up (only setupContainers may come before the sidecars)",
+                ],
+            ),
+            (
+                "without sidecarsFirst they may come before",
+                WorkloadKind::Pod,
+                json!([init("istio-init"), init("migrate"), init("wait"), proxy()]),
+                false,
+                vec![],
+            ),
+            (
+                "Istio's layout: setup, sidecar, app init containers",
+                WorkloadKind::Pod,
+                json!([init("istio-init"), proxy(), init("migrate")]),
+                true,
+                vec![],
+            ),
+            (
+                "a setup container may also come after the sidecars",
+                WorkloadKind::Pod,
+                json!([proxy(), init("istio-init")]),
+                true,
+                vec![],
+            ),
+            (
+                "matched sidecars follow the list order, others are free",
+                WorkloadKind::Deployment,
+                json!([vault, other_sidecar(), proxy(), init("migrate")]),
+                false,
+                vec![
+                    "native sidecar \"istio-proxy\" (spec.template.spec.initContainers[2], matched by sidecars[0]) must precede native sidecar \"vault-agent\": sidecars start in the order of the sidecars list",
+                ],
+            ),
+            (
+                "an ordinary init container before an unmatched sidecar",
+                WorkloadKind::Pod,
+                json!([init("migrate"), other_sidecar()]),
+                true,
+                vec![],
+            ),
+        ];
+        for (name, kind, init_containers, sidecars_first, expected) in cases {
+            let (spec, roles) = classified(json!({"initContainers": init_containers}));
+            assert_eq!(
+                order_violations(kind, &spec, &roles, sidecars_first),
+                expected,
+                "{name}"
+            );
+        }
     }
 
     #[test]
     fn sidecars_followed_by_init_containers_need_a_startup_probe() {
-        let pod_spec = spec(json!({"initContainers": [proxy(), init("migrate")]}));
-        assert_eq!(
-            startup_probe_violations(WorkloadKind::Pod, &pod_spec, &roles(&pod_spec)),
-            vec![
-                "native sidecar \"istio-proxy\" in spec.initContainers has no startupProbe, so init container \"migrate\" after it may start before it is ready: add a startupProbe to \"istio-proxy\""
-            ]
-        );
         let mut probed = proxy();
         probed["startupProbe"] = json!({"tcpSocket": {"port": 15021}});
-        let pod_spec = spec(json!({"initContainers": [probed, init("migrate")]}));
-        assert!(
-            startup_probe_violations(WorkloadKind::Pod, &pod_spec, &roles(&pod_spec)).is_empty()
-        );
-        // The last init container has nothing to gate; unmatched sidecars are not judged.
-        let pod_spec = spec(json!({"initContainers": [
-            {"name": "other", "image": "envoy", "restartPolicy": "Always"}, proxy()
-        ]}));
-        assert!(
-            startup_probe_violations(WorkloadKind::Pod, &pod_spec, &roles(&pod_spec)).is_empty()
-        );
+        let cases: [(&str, Value, Vec<&str>); 3] = [
+            (
+                "no probe",
+                json!([proxy(), init("migrate")]),
+                vec![
+                    "native sidecar \"istio-proxy\" in spec.initContainers has no startupProbe, so init container \"migrate\" after it may start before it is ready: add a startupProbe to \"istio-proxy\"",
+                ],
+            ),
+            ("a probe", json!([probed, init("migrate")]), vec![]),
+            (
+                "the last init container gates nothing, unmatched sidecars are not judged",
+                json!([other_sidecar(), proxy()]),
+                vec![],
+            ),
+        ];
+        for (name, init_containers, expected) in cases {
+            let (spec, roles) = classified(json!({"initContainers": init_containers}));
+            assert_eq!(
+                startup_probe_violations(WorkloadKind::Pod, &spec, &roles),
+                expected,
+                "{name}"
+            );
+        }
     }
 
     #[test]
     fn grace_period_counts_any_native_sidecar_and_defaults_to_30() {
-        let other = json!({"name": "other", "image": "envoy", "restartPolicy": "Always"});
-        let unset = spec(json!({"initContainers": [other]}));
-        assert_eq!(
-            grace_period_violation(WorkloadKind::Pod, &unset, 45).as_deref(),
-            Some(
-                "spec.terminationGracePeriodSeconds is unset (so 30), but native sidecars (\"other\") stop only after the app containers exit, within the same grace period: set it to at least 45"
-            )
-        );
-        assert_eq!(grace_period_violation(WorkloadKind::Pod, &unset, 30), None);
-        assert_eq!(grace_period_violation(WorkloadKind::Pod, &unset, 0), None);
-        let short = spec(json!({"initContainers": [proxy()], "terminationGracePeriodSeconds": 10}));
-        let message = grace_period_violation(WorkloadKind::CronJob, &short, 20).unwrap();
-        assert!(
-            message.starts_with(
-                "spec.jobTemplate.spec.template.spec.terminationGracePeriodSeconds is 10,"
-            ),
-            "{message}"
-        );
+        let unset = json!({"initContainers": [other_sidecar()]});
+        let short = json!({"initContainers": [proxy()], "terminationGracePeriodSeconds": 10});
         let no_sidecar =
-            spec(json!({"initContainers": [init("migrate")], "terminationGracePeriodSeconds": 0}));
-        assert_eq!(
-            grace_period_violation(WorkloadKind::Pod, &no_sidecar, 60),
-            None
-        );
-    }
-
-    #[test]
-    fn judge_lists_every_violation() {
-        let settings =
-            settings(json!({"requireStartupProbe": true, "minTerminationGracePeriodSeconds": 60}));
-        let pod_spec = json!({
-            "initContainers": [init("migrate"), proxy(), init("wait")],
-            "containers": [init("app"), {"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy"}]
-        });
-        let message = rejection(
-            judge(
+            json!({"initContainers": [init("migrate")], "terminationGracePeriodSeconds": 0});
+        let cases = [
+            (
+                "unset is 30, below the minimum",
                 WorkloadKind::Pod,
-                &raw(object(WorkloadKind::Pod, pod_spec)),
-                &settings,
-            )
-            .unwrap(),
-        );
-        let parts: Vec<&str> = message.split("; ").collect();
-        assert_eq!(parts.len(), 4, "{message}");
-        assert!(
-            parts[0].starts_with("container \"linkerd-proxy\""),
-            "{message}"
-        );
-        assert!(parts[1].starts_with("native sidecar \"istio-proxy\" (spec.initContainers[1]) must precede init container \"migrate\""), "{message}");
-        assert!(parts[2].contains("has no startupProbe"), "{message}");
-        assert!(
-            parts[3].contains("terminationGracePeriodSeconds is unset"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn malformed_specs_are_rejected_with_their_path() {
-        let settings = settings(json!({}));
-        let pod_spec = json!({"initContainers": [{"name": "x", "restartPolicy": 1}]});
-        let error = judge(
-            WorkloadKind::Deployment,
-            &raw(object(WorkloadKind::Deployment, pod_spec)),
-            &settings,
-        )
-        .unwrap_err();
-        assert!(
-            error.starts_with("spec.template.spec.initContainers[0].restartPolicy: invalid type"),
-            "{error}"
-        );
-        // null lists are empty lists.
-        let pod_spec = json!({"initContainers": null, "containers": [init("app")]});
-        assert_eq!(
-            judge(
+                unset.clone(),
+                45,
+                Some(
+                    "spec.terminationGracePeriodSeconds is unset (so 30), but native sidecars (\"other\") stop only after the app containers exit, within the same grace period: set it to at least 45",
+                ),
+            ),
+            (
+                "unset is 30, the minimum",
                 WorkloadKind::Pod,
-                &raw(object(WorkloadKind::Pod, pod_spec)),
-                &settings
-            )
-            .unwrap(),
-            Verdict::accept()
-        );
-        assert_eq!(
-            judge(WorkloadKind::Job, &raw(json!({})), &settings).unwrap(),
-            Verdict::accept()
-        );
+                unset.clone(),
+                30,
+                None,
+            ),
+            ("the check is off", WorkloadKind::Pod, unset, 0, None),
+            (
+                "set below the minimum",
+                WorkloadKind::CronJob,
+                short,
+                20,
+                Some(
+                    "spec.jobTemplate.spec.template.spec.terminationGracePeriodSeconds is 10, but native sidecars (\"istio-proxy\") stop only after the app containers exit, within the same grace period: set it to at least 20",
+                ),
+            ),
+            ("no native sidecar", WorkloadKind::Pod, no_sidecar, 60, None),
+        ];
+        for (name, kind, spec, minimum, expected) in cases {
+            let (spec, _) = classified(spec);
+            assert_eq!(
+                grace_period_violation(kind, &spec, minimum).as_deref(),
+                expected,
+                "{name}"
+            );
+        }
     }
 
     #[test]
-    fn mutate_mode_fixes_a_cronjob_and_keeps_unknown_fields() {
-        let settings = settings(json!({"mutate": true}));
-        let mut legacy = json!({"name": "istio-proxy", "image": "istio/proxyv2:1.22.0",
+    fn evaluates_pod_specs() {
+        let linkerd = json!({"name": "linkerd-proxy", "image": "cr.l5d.io/linkerd/proxy"});
+        let istio = json!({"name": "istio-proxy", "image": "istio/proxyv2"});
+        let legacy = json!({"name": "istio-proxy", "image": "istio/proxyv2:1.22.0",
             "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}]});
-        let pod_spec = json!({
-            "initContainers": [init("migrate"), init("istio-init")],
-            "containers": [init("app"), legacy.clone()],
-            "x-unknown": {"kept": [1, 2.5]}
-        });
-        let verdict = judge(
-            WorkloadKind::CronJob,
-            &raw(object(WorkloadKind::CronJob, pod_spec)),
-            &settings,
-        )
-        .unwrap();
-        let Verdict::Mutate {
-            object: mutated,
-            warnings,
-        } = verdict
-        else {
-            panic!("expected a mutation, got {verdict:?}");
-        };
-        assert!(warnings.is_empty());
-        legacy["restartPolicy"] = json!("Always");
-        assert_eq!(
-            mutated,
-            object(
+        let mut moved = legacy.clone();
+        moved["restartPolicy"] = json!("Always");
+        let own_policy = json!({"name": "istio-proxy", "image": "istio/proxyv2", "restartPolicy": "Never",
+            "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]});
+        let cases = [
+            (
+                "every violation is listed",
+                json!({"requireStartupProbe": true, "minTerminationGracePeriodSeconds": 60}),
+                WorkloadKind::Pod,
+                json!({
+                    "initContainers": [init("migrate"), proxy(), init("wait")],
+                    "containers": [init("app"), linkerd]
+                }),
+                Verdict::reject(
+                    [
+                        "container \"linkerd-proxy\" (image cr.l5d.io/linkerd/proxy) is a known sidecar in spec.containers of a Pod: declare it in initContainers with restartPolicy: Always, so that it starts before the init containers and stops after the app containers (it is at spec.containers[1])",
+                        "native sidecar \"istio-proxy\" (spec.initContainers[1]) must precede init container \"migrate\", which otherwise starts without it: move it up (only setupContainers may come before the sidecars)",
+                        "native sidecar \"istio-proxy\" in spec.initContainers has no startupProbe, so init container \"wait\" after it may start before it is ready: add a startupProbe to \"istio-proxy\"",
+                        "spec.terminationGracePeriodSeconds is unset (so 30), but native sidecars (\"istio-proxy\") stop only after the app containers exit, within the same grace period: set it to at least 60",
+                    ]
+                    .join("; "),
+                ),
+            ),
+            (
+                "a malformed spec is rejected with its path",
+                json!({}),
+                WorkloadKind::Deployment,
+                json!({"initContainers": [{"name": "x", "restartPolicy": 1}]}),
+                Verdict::reject(
+                    "invalid Deployment: spec.template.spec.initContainers[0].restartPolicy: invalid type: integer `1`, expected a string",
+                ),
+            ),
+            (
+                "null lists are empty lists",
+                json!({}),
+                WorkloadKind::Pod,
+                json!({"initContainers": null, "containers": [init("app")]}),
+                Verdict::accept(),
+            ),
+            (
+                "mutate: a CronJob is fixed and unknown fields are kept",
+                json!({"mutate": true}),
                 WorkloadKind::CronJob,
                 json!({
-                    "initContainers": [init("istio-init"), legacy, init("migrate")],
-                    "containers": [init("app")],
+                    "initContainers": [init("migrate"), init("istio-init")],
+                    "containers": [init("app"), legacy],
                     "x-unknown": {"kept": [1, 2.5]}
-                })
-            )
-        );
-    }
-
-    #[test]
-    fn mutate_mode_leaves_a_right_spec_untouched_and_still_judges_rules_3_and_4() {
-        let settings = settings(json!({"mutate": true, "requireStartupProbe": true}));
-        let right =
-            json!({"initContainers": [init("istio-init"), proxy()], "containers": [init("app")]});
-        assert_eq!(
-            judge(
+                }),
+                Verdict::Mutate {
+                    object: object(
+                        WorkloadKind::CronJob,
+                        json!({
+                            "initContainers": [init("istio-init"), moved, init("migrate")],
+                            "containers": [init("app")],
+                            "x-unknown": {"kept": [1, 2.5]}
+                        }),
+                    ),
+                    warnings: Vec::new(),
+                },
+            ),
+            (
+                "mutate: a right spec is left untouched",
+                json!({"mutate": true, "requireStartupProbe": true}),
                 WorkloadKind::Pod,
-                &raw(object(WorkloadKind::Pod, right)),
-                &settings
-            )
-            .unwrap(),
-            Verdict::accept()
-        );
-        // Fixed, then judged: the moved proxy is followed by "migrate" without a startupProbe.
-        let wrong = json!({"initContainers": [init("migrate")], "containers": [
-            init("app"), {"name": "istio-proxy", "image": "istio/proxyv2"}
-        ]});
-        let message = rejection(
-            judge(
+                json!({"initContainers": [init("istio-init"), proxy()], "containers": [init("app")]}),
+                Verdict::accept(),
+            ),
+            (
+                "mutate: rules 3 and 4 judge the fixed spec",
+                json!({"mutate": true, "requireStartupProbe": true}),
                 WorkloadKind::Pod,
-                &raw(object(WorkloadKind::Pod, wrong)),
-                &settings,
-            )
-            .unwrap(),
-        );
-        assert!(
-            message.starts_with("native sidecar \"istio-proxy\" in spec.initContainers has no startupProbe, so init container \"migrate\""),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn mutate_mode_rejects_moves_it_cannot_make() {
-        let settings = settings(json!({"mutate": true}));
-        let only_sidecars =
-            json!({"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]});
-        let message = rejection(
-            judge(
+                json!({"initContainers": [init("migrate")], "containers": [init("app"), istio.clone()]}),
+                Verdict::reject(
+                    "native sidecar \"istio-proxy\" in spec.initContainers has no startupProbe, so init container \"migrate\" after it may start before it is ready: add a startupProbe to \"istio-proxy\"",
+                ),
+            ),
+            (
+                "mutate: a move that would leave no app container",
+                json!({"mutate": true}),
                 WorkloadKind::Deployment,
-                &raw(object(WorkloadKind::Deployment, only_sidecars)),
-                &settings,
-            )
-            .unwrap(),
-        );
-        assert_eq!(
-            message,
-            "moving the known sidecar \"istio-proxy\" to initContainers would leave spec.template.spec.containers empty: a pod needs an app container"
-        );
-        let own_policy = json!({"containers": [init("app"),
-            {"name": "istio-proxy", "image": "istio/proxyv2", "restartPolicy": "Never",
-             "restartPolicyRules": [{"action": "Restart", "exitCodes": {"operator": "In", "values": [42]}}]}]});
-        let message = rejection(
-            judge(
+                json!({"containers": [istio]}),
+                Verdict::reject(
+                    "moving the known sidecar \"istio-proxy\" to initContainers would leave spec.template.spec.containers empty: a pod needs an app container",
+                ),
+            ),
+            (
+                "mutate: a sidecar with its own restart policy",
+                json!({"mutate": true}),
                 WorkloadKind::Pod,
-                &raw(object(WorkloadKind::Pod, own_policy)),
-                &settings,
-            )
-            .unwrap(),
-        );
-        assert!(
-            message.starts_with("container \"istio-proxy\" in spec.containers is a known sidecar but sets its own restartPolicy or restartPolicyRules"),
-            "{message}"
-        );
+                json!({"containers": [init("app"), own_policy]}),
+                Verdict::reject(
+                    "container \"istio-proxy\" in spec.containers is a known sidecar but sets its own restartPolicy or restartPolicyRules, so it cannot be made a native sidecar: remove them, or declare it in initContainers with restartPolicy: Always",
+                ),
+            ),
+        ];
+        for (name, extra, kind, pod_spec, expected) in cases {
+            let request = request(kind, "CREATE", None, object(kind, pod_spec), None);
+            assert_eq!(evaluate(&request, &settings(extra)), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_object_without_a_pod_spec_is_accepted() {
+        let object = json!({"apiVersion": "batch/v1", "kind": "Job"});
+        let request = request(WorkloadKind::Job, "CREATE", None, object, None);
+        assert_eq!(evaluate(&request, &settings(json!({}))), Verdict::accept());
     }
 }

@@ -4,6 +4,7 @@
 
 use kepguard_common::WorkloadKind;
 use kepguard_testing::matrix::{Answer, evaluate, request, workload};
+use kepguard_testing::unit::merge;
 use serde_json::{Value, json};
 
 struct Rule {
@@ -29,12 +30,10 @@ fn migrate() -> Value {
 }
 
 fn settings(extra: Value) -> Value {
-    let mut settings = json!({"sidecars": [{"name": "istio-proxy", "image": "istio/proxyv2"}]});
-    settings
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    settings
+    merge(
+        json!({"sidecars": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}),
+        extra,
+    )
 }
 
 fn rules() -> Vec<Rule> {
