@@ -1,5 +1,6 @@
 use super::*;
 use crate::settings::compiled;
+use kepguard_testing::unit::rejection;
 use serde_json::{Value, json};
 
 fn settings(value: Value) -> CompiledSettings {
@@ -62,13 +63,6 @@ fn expect(verdict: Verdict, expected: Option<&str>) {
     match expected {
         None => assert_eq!(verdict, Verdict::accept()),
         Some(message) => assert_eq!(rejection(verdict), message),
-    }
-}
-
-fn rejection(verdict: Verdict) -> String {
-    match verdict {
-        Verdict::Reject { message } => message,
-        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
