@@ -116,8 +116,8 @@ fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
 mod tests {
     use super::*;
     use crate::verdict::Verdict;
-    use serde_json::Value;
     use serde::Deserialize;
+    use serde_json::Value;
     use serde_json::json;
 
     #[derive(Deserialize, Default, Debug)]
