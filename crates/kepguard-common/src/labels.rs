@@ -16,12 +16,12 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    if let Some(prefix) = prefix {
-        if !is_dns1123_subdomain(prefix) {
-            return Err(format!(
-                "{key:?} is not a valid label key: the prefix {prefix:?} must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most {MAX_PREFIX_LENGTH} characters)"
-            ));
-        }
+    if let Some(prefix) = prefix
+        && !is_dns1123_subdomain(prefix)
+    {
+        return Err(format!(
+            "{key:?} is not a valid label key: the prefix {prefix:?} must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most {MAX_PREFIX_LENGTH} characters)"
+        ));
     }
     if name.is_empty() || name.len() > MAX_NAME_LENGTH || !is_name_part(name) {
         return Err(format!(
