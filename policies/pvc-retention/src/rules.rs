@@ -93,7 +93,8 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
         (_, Some(namespace)) => namespace.as_str(),
         _ => "",
     };
-    let labels = object.metadata.labels.clone().unwrap_or_default();
+    let no_labels = BTreeMap::new();
+    let labels = object.metadata.labels.as_ref().unwrap_or(&no_labels);
 
     let set = match (
         settings.set_when_unset,
@@ -115,7 +116,7 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
     if let Some(rule) = settings
         .rules
         .iter()
-        .find(|rule| rule_matches(rule, namespace, &labels))
+        .find(|rule| rule_matches(rule, namespace, labels))
     {
         // An UPDATE may keep a value the rules no longer allow: existing StatefulSets keep working.
         let old_policy = is_update.then(|| old_policy(&request.old_object));

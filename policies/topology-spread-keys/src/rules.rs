@@ -64,6 +64,22 @@ fn raw_constraints(kind: WorkloadKind, object: &RawValue) -> Option<Vec<Value>> 
         .map(|view| view.topology_spread_constraints.unwrap_or_default())
 }
 
+/// For each constraint of the object, whether the old object has the same one at its index.
+/// When either cannot be read, none counts as unchanged.
+fn unchanged_constraints(kind: WorkloadKind, request: &AdmissionRequest) -> Vec<bool> {
+    match (
+        raw_constraints(kind, &request.old_object),
+        raw_constraints(kind, &request.object),
+    ) {
+        (Some(old), Some(new)) => new
+            .iter()
+            .enumerate()
+            .map(|(index, constraint)| old.get(index) == Some(constraint))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
     let Some(kind) = WorkloadKind::of_request(request) else {
         return Verdict::accept();
@@ -88,18 +104,10 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
     }
     // At UPDATE, constraints are paired with the old object's by index; unchanged ones are
     // left alone, since adding a key to an unchanged template would start a rollout.
-    let unchanged: Vec<bool> = match (is_update && !settings.judge_all_on_update)
-        .then(|| {
-            raw_constraints(kind, &request.old_object).zip(raw_constraints(kind, &request.object))
-        })
-        .flatten()
-    {
-        Some((old, new)) => new
-            .iter()
-            .enumerate()
-            .map(|(index, constraint)| old.get(index) == Some(constraint))
-            .collect(),
-        None => vec![false; constraints.len()],
+    let unchanged = if is_update && !settings.judge_all_on_update {
+        unchanged_constraints(kind, request)
+    } else {
+        Vec::new()
     };
 
     let path = kind.pod_spec_path();
