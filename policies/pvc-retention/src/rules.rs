@@ -119,7 +119,9 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
         .find(|rule| rule_matches(rule, namespace, labels))
     {
         // An UPDATE may keep a value the rules no longer allow: existing StatefulSets keep working.
-        let old_policy = is_update.then(|| old_policy(&request.old_object));
+        let old = is_update
+            .then(|| old_statefulset(&request.old_object))
+            .flatten();
         for field in Field::ALL {
             let Some(allowed) = rule.allowed(field) else {
                 continue;
@@ -146,9 +148,13 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
                     .join(", "),
                 consequence(field, value),
             );
-            let unchanged = old_policy
-                .as_ref()
-                .is_some_and(|old| effective(old.as_ref(), field).0 == value);
+            let unchanged = old.as_ref().is_some_and(|old| {
+                effective(
+                    old.spec.persistent_volume_claim_retention_policy.as_ref(),
+                    field,
+                )
+                .0 == value
+            });
             if unchanged {
                 warnings.push(format!(
                     "{description}; accepted because it is unchanged from the existing StatefulSet"
@@ -175,12 +181,13 @@ fn rule_matches(rule: &Rule, namespace: &str, labels: &BTreeMap<String, String>)
         && labels_match(&rule.match_labels, labels)
 }
 
-/// The retention policy of the old object. An old object that cannot be read counts as
-/// having none: every value is then judged as a change.
-fn old_policy(old_object: &RawValue) -> Option<PolicyView> {
-    read_view::<StatefulSetView>(old_object, "")
-        .ok()
-        .and_then(|old| old.spec.persistent_volume_claim_retention_policy)
+/// The old object of an UPDATE. When it is missing or cannot be read, every value is judged
+/// as a change.
+fn old_statefulset(old_object: &RawValue) -> Option<StatefulSetView> {
+    if old_object.get() == "null" {
+        return None;
+    }
+    read_view(old_object, "").ok()
 }
 
 /// What a value does, for the rejection message.
@@ -305,6 +312,15 @@ mod tests {
         assert!(
             warnings[0].ends_with("accepted because it is unchanged from the existing StatefulSet")
         );
+    }
+
+    #[test]
+    fn an_update_without_a_readable_old_object_is_judged_as_a_change() {
+        let new = statefulset(json!({"whenDeleted": "Delete"}));
+        for old in [Value::Null, json!({"spec": 3})] {
+            let verdict = run(production(), "UPDATE", new.clone(), old);
+            assert!(matches!(verdict, Verdict::Reject { .. }), "{verdict:?}");
+        }
     }
 
     #[test]
