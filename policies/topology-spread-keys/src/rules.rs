@@ -113,7 +113,7 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
     let path = kind.pod_spec_path();
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
-    let mut additions: Vec<(usize, Vec<&str>)> = Vec::new();
+    let mut additions = Vec::new();
     for (index, constraint) in constraints.iter().enumerate() {
         if unchanged.get(index).copied().unwrap_or(false) {
             continue;
@@ -150,7 +150,7 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
             }
         }
         if !missing.is_empty() {
-            additions.push((index, missing));
+            additions.push(Addition { index, at, missing });
         }
     }
     if !refusals.is_empty() {
@@ -160,19 +160,19 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Compiled) -> Verdict {
         return Verdict::Accept { warnings };
     }
     if !settings.mutate {
-        let violations: Vec<String> = additions
+        let violations = additions
             .iter()
-            .map(|(index, missing)| {
+            .map(|addition| {
                 format!(
-                    "{path}.topologySpreadConstraints[{index}] (topologyKey {:?}) lacks matchLabelKeys [{}]: without them, spreading counts the pods of the old and the new revision together during a rollout; add them after the existing keys",
-                    constraints[*index].topology_key.as_deref().unwrap_or(""),
-                    missing.join(", ")
+                    "{} lacks matchLabelKeys [{}]: without them, spreading counts the pods of the old and the new revision together during a rollout; add them after the existing keys",
+                    addition.at,
+                    addition.missing.join(", ")
                 )
             })
             .collect();
         return Verdict::from_violations(violations);
     }
-    mutate(kind, &request.object, &constraints, &additions, warnings)
+    mutate(kind, &request.object, &additions, warnings)
 }
 
 /// What the apiserver refuses in some versions and not in others: this policy refuses it in all.
@@ -204,27 +204,33 @@ fn malformed_keys(at: &str, listed: &[String], selector: Option<&SelectorView>) 
     refusals
 }
 
+/// Keys to append to one constraint's `matchLabelKeys`.
+struct Addition<'k> {
+    index: usize,
+    /// The constraint, as messages name it.
+    at: String,
+    missing: Vec<&'k str>,
+}
+
 /// Appends the missing keys to `matchLabelKeys` in the incoming JSON, after the existing ones,
 /// so that every other field survives untouched.
 fn mutate(
     kind: WorkloadKind,
     raw: &RawValue,
-    constraints: &[ConstraintView],
-    additions: &[(usize, Vec<&str>)],
+    additions: &[Addition],
     mut warnings: Vec<String>,
 ) -> Verdict {
     let mut object: Value = match serde_json::from_str(raw.get()) {
         Ok(object) => object,
         Err(error) => return kind.invalid(&error.to_string()),
     };
-    let path = kind.pod_spec_path();
     let Some(spec) = pod_spec_mut(kind, &mut object) else {
         return Verdict::Accept { warnings };
     };
-    for (index, missing) in additions {
+    for addition in additions {
         // The constraint was read as an object: it is one.
         let Some(constraint) = spec
-            .pointer_mut(&format!("/topologySpreadConstraints/{index}"))
+            .pointer_mut(&format!("/topologySpreadConstraints/{}", addition.index))
             .and_then(Value::as_object_mut)
         else {
             continue;
@@ -236,12 +242,12 @@ fn mutate(
             *listed = json!([]);
         }
         if let Some(listed) = listed.as_array_mut() {
-            listed.extend(missing.iter().map(|key| json!(key)));
+            listed.extend(addition.missing.iter().map(|key| json!(key)));
         }
         warnings.push(format!(
-            "{path}.topologySpreadConstraints[{index}] (topologyKey {:?}): added matchLabelKeys [{}], so that spreading counts only the pods of the same revision",
-            constraints[*index].topology_key.as_deref().unwrap_or(""),
-            missing.join(", ")
+            "{}: added matchLabelKeys [{}], so that spreading counts only the pods of the same revision",
+            addition.at,
+            addition.missing.join(", ")
         ));
     }
     Verdict::Mutate { object, warnings }
