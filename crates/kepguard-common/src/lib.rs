@@ -7,11 +7,15 @@
 //! - [`podspec`]: the pod spec of a Pod and of every workload template, for reading into
 //!   small view structs and for patching the raw JSON in place.
 //! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
+//! - [`labels`]: label keys and values, checked as the apiserver checks them.
+//! - [`glob`]: namespace patterns with `*` and `?`.
 //! - [`view`]: reading raw JSON into a view struct, with errors that name the field's path.
 //! - [`entry`]: the waPC `validate` and `validate_settings` plumbing behind
 //!   [`policy_entry_points!`], which turns malformed input into clear rejections, not traps.
 
 pub mod entry;
+pub mod glob;
+pub mod labels;
 pub mod podspec;
 pub mod quantity;
 pub mod request;
