@@ -6,12 +6,14 @@
 //! - [`request`]: the admission request, with the object and old object kept as raw JSON.
 //! - [`podspec`]: the pod spec of a Pod and of every workload template, for reading into
 //!   small view structs and for patching the raw JSON in place.
+//! - [`image`]: container image references, parsed and normalised as the runtime does.
 //! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
 //! - [`view`]: reading raw JSON into a view struct, with errors that name the field's path.
 //! - [`entry`]: the waPC `validate` and `validate_settings` plumbing behind
 //!   [`policy_entry_points!`], which turns malformed input into clear rejections, not traps.
 
 pub mod entry;
+pub mod image;
 pub mod podspec;
 pub mod quantity;
 pub mod request;

@@ -1,7 +1,7 @@
 //! Name and image patterns. `*` matches any run of characters within one segment and `?`
 //! matches one character.
 
-use crate::image::ImageReference;
+use kepguard_common::image::ImageReference;
 
 const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";

@@ -1,8 +1,8 @@
 //! The rules, as plain functions over the admission request.
 
-use crate::image::ImageReference;
 use crate::mutate;
 use crate::settings::{Matcher, Settings};
+use kepguard_common::image::ImageReference;
 use kepguard_common::podspec::{self, WorkloadKind, is_native_sidecar_policy};
 use kepguard_common::{AdmissionRequest, Verdict};
 use serde::Deserialize;

@@ -1,6 +1,6 @@
-use crate::image::ImageReference;
 use crate::matcher::{ImagePattern, NamePattern};
 use kepguard_common::PolicySettings;
+use kepguard_common::image::ImageReference;
 use kepguard_common::settings::validate_namespaces;
 use serde::Deserialize;
 use std::cell::OnceCell;

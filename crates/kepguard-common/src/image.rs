@@ -56,6 +56,23 @@ impl ImageReference {
     }
 }
 
+/// The normalised reference in full: `docker.io/library/nginx:1.27@sha256:...`.
+impl std::fmt::Display for ImageReference {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if !self.domain.is_empty() {
+            write!(formatter, "{}/", self.domain)?;
+        }
+        formatter.write_str(&self.path)?;
+        if let Some(tag) = &self.tag {
+            write!(formatter, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(formatter, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Splits a name into its registry host and the rest, defaulting to Docker Hub: the first
 /// segment is a host when it is `localhost`, contains `.` or `:`, or has an uppercase letter.
 fn split_docker_domain(name: &str) -> (String, String) {
@@ -307,6 +324,25 @@ mod tests {
         );
         let parsed = ImageReference::parse("nginx:Latest_1.2-rc").unwrap();
         assert_eq!(parsed.tag.as_deref(), Some("Latest_1.2-rc"));
+    }
+
+    #[test]
+    fn displays_the_normalised_reference() {
+        let normalised = |image: &str| ImageReference::parse(image).unwrap().to_string();
+        assert_eq!(normalised("nginx"), "docker.io/library/nginx");
+        assert_eq!(
+            normalised("index.docker.io/istio/proxyv2:1.22"),
+            "docker.io/istio/proxyv2:1.22"
+        );
+        assert_eq!(
+            normalised(&format!("k8s.gcr.io/pause:3.9@sha256:{SHA}")),
+            format!("k8s.gcr.io/pause:3.9@sha256:{SHA}")
+        );
+        assert_eq!(normalised("localhost:5000/app:v1"), "localhost:5000/app:v1");
+        assert_eq!(
+            normalised("my_registry.com/app:v1"),
+            "my_registry.com/app:v1"
+        );
     }
 
     #[test]
