@@ -7,6 +7,7 @@ use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -196,6 +197,44 @@ fn not_an_object(path: &str) -> String {
     }
 }
 
+/// The three container lists of a pod spec, read into a view `C` of each container. Lists are
+/// `Option`s because the apiserver takes `null` for an empty list.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerLists<C> {
+    pub init_containers: Option<Vec<C>>,
+    pub containers: Option<Vec<C>>,
+    pub ephemeral_containers: Option<Vec<C>>,
+}
+
+impl<C> Default for ContainerLists<C> {
+    fn default() -> Self {
+        ContainerLists {
+            init_containers: None,
+            containers: None,
+            ephemeral_containers: None,
+        }
+    }
+}
+
+impl<C> ContainerLists<C> {
+    /// Every container with its list's JSON key and its index in that list.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, usize, &C)> {
+        [
+            ("initContainers", &self.init_containers),
+            ("containers", &self.containers),
+            ("ephemeralContainers", &self.ephemeral_containers),
+        ]
+        .into_iter()
+        .flat_map(|(key, list)| {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(move |(index, container)| (key, index, container))
+        })
+    }
+}
+
 /// `restartPolicy: Always` on an init container makes it a native sidecar (KEP-753).
 /// `Never` and `OnFailure` (Kubernetes 1.34+) do not.
 pub fn is_native_sidecar_policy(restart_policy: Option<&str>) -> bool {
@@ -319,6 +358,29 @@ mod tests {
         pod_spec_mut(WorkloadKind::Job, &mut object).unwrap()["hostNetwork"] = json!(true);
         assert_eq!(object["spec"]["template"]["spec"]["hostNetwork"], true);
         assert!(pod_spec_mut(WorkloadKind::Pod, &mut json!({"spec": 1})).is_none());
+    }
+
+    #[test]
+    fn lists_every_container_with_its_place() {
+        let spec = json!({
+            "containers": [{"name": "app"}, {"name": "proxy"}],
+            "initContainers": null,
+            "ephemeralContainers": [{"name": "debug"}]
+        });
+        let lists: ContainerLists<NameView> =
+            read_pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": spec}))).unwrap();
+        let places: Vec<_> = lists
+            .iter()
+            .map(|(key, index, c)| format!("{key}[{index}]={}", c.name))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                "containers[0]=app",
+                "containers[1]=proxy",
+                "ephemeralContainers[0]=debug"
+            ]
+        );
     }
 
     #[test]
