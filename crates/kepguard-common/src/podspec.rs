@@ -141,14 +141,47 @@ impl WorkloadKind {
             _ => "/spec/template/spec",
         }
     }
+
+    /// The keys that lead from the object to the pod's metadata: the Pod's own, or the
+    /// template's, whose annotations and labels every created pod gets.
+    pub fn pod_metadata_keys(self) -> &'static [&'static str] {
+        match self {
+            WorkloadKind::Pod => &["metadata"],
+            WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "metadata"],
+            _ => &["spec", "template", "metadata"],
+        }
+    }
+
+    /// The pod metadata's path in messages: `spec.template.metadata`.
+    pub fn pod_metadata_path(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "metadata",
+            WorkloadKind::CronJob => "spec.jobTemplate.spec.template.metadata",
+            _ => "spec.template.metadata",
+        }
+    }
+
+    /// The pod metadata's location as an RFC 6901 JSON pointer.
+    pub fn pod_metadata_pointer(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "/metadata",
+            WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/metadata",
+            _ => "/spec/template/metadata",
+        }
+    }
 }
 
 /// The pod spec of `object`, or `None` when the object has none (yet).
 /// A value of the wrong type on the way is an error naming its path.
 pub fn pod_spec(kind: WorkloadKind, object: &RawValue) -> Result<Option<&RawValue>, String> {
+    object_at(object, kind.pod_spec_keys())
+}
+
+/// The object under `keys`, or `None` when one is missing; see [`pod_spec`].
+fn object_at<'a>(object: &'a RawValue, keys: &[&str]) -> Result<Option<&'a RawValue>, String> {
     let mut current = object;
     let mut path = String::new();
-    for key in kind.pod_spec_keys() {
+    for key in keys {
         let next = view::member(current, key).map_err(|_| not_an_object(&path))?;
         if !path.is_empty() {
             path.push('.');
@@ -179,13 +212,37 @@ pub fn read_pod_spec<T: DeserializeOwned + Default>(
     kind: WorkloadKind,
     object: &RawValue,
 ) -> Result<T, String> {
-    if let Ok(view) = view::read_at(object, kind.pod_spec_keys()) {
+    read_under(object, kind.pod_spec_keys(), kind.pod_spec_path())
+}
+
+/// Reads the pod metadata of `object` (the Pod's, or its template's) into a view struct, like
+/// [`read_pod_spec`].
+pub fn read_pod_metadata<T: DeserializeOwned + Default>(
+    kind: WorkloadKind,
+    object: &RawValue,
+) -> Result<T, String> {
+    read_under(object, kind.pod_metadata_keys(), kind.pod_metadata_path())
+}
+
+/// The pod metadata of `object` for in-place mutation; see [`read_pod_metadata`].
+pub fn pod_metadata_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value> {
+    object
+        .pointer_mut(kind.pod_metadata_pointer())
+        .filter(|metadata| metadata.is_object())
+}
+
+fn read_under<T: DeserializeOwned + Default>(
+    object: &RawValue,
+    keys: &[&str],
+    path: &str,
+) -> Result<T, String> {
+    if let Ok(view) = view::read_at(object, keys) {
         return Ok(view.unwrap_or_default());
     }
     // Read again, step by step, to name the path of the error.
-    match pod_spec(kind, object)? {
+    match object_at(object, keys)? {
         None => Ok(T::default()),
-        Some(spec) => read_view(spec, kind.pod_spec_path()),
+        Some(found) => read_view(found, path),
     }
 }
 
@@ -358,6 +415,47 @@ mod tests {
         pod_spec_mut(WorkloadKind::Job, &mut object).unwrap()["hostNetwork"] = json!(true);
         assert_eq!(object["spec"]["template"]["spec"]["hostNetwork"], true);
         assert!(pod_spec_mut(WorkloadKind::Pod, &mut json!({"spec": 1})).is_none());
+    }
+
+    #[test]
+    fn reads_the_pod_metadata_of_every_kind() {
+        #[derive(Deserialize, Default, Debug)]
+        #[serde(default)]
+        struct MetadataView {
+            annotations: std::collections::BTreeMap<String, String>,
+        }
+        for kind in WorkloadKind::ALL {
+            let keys = kind.pod_metadata_keys();
+            let mut object = json!({});
+            let mut current = &mut object;
+            for key in keys {
+                current[*key] = json!({});
+                current = &mut current[*key];
+            }
+            *current = json!({"annotations": {"a": "b"}});
+            let view: MetadataView = read_pod_metadata(kind, &raw(&object)).unwrap();
+            assert_eq!(view.annotations["a"], "b", "{kind:?}");
+            assert_eq!(
+                kind.pod_metadata_path().replace('.', "/"),
+                kind.pod_metadata_pointer()[1..]
+            );
+            pod_metadata_mut(kind, &mut object).unwrap()["annotations"] = json!({});
+            let view: MetadataView = read_pod_metadata(kind, &raw(&object)).unwrap();
+            assert!(view.annotations.is_empty());
+            *current_mut(&mut object, keys) = json!({"annotations": {"a": 1}});
+            let error = read_pod_metadata::<MetadataView>(kind, &raw(&object)).unwrap_err();
+            assert!(
+                error.starts_with(&format!(
+                    "{}.annotations.a: invalid type",
+                    kind.pod_metadata_path()
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    fn current_mut<'a>(object: &'a mut Value, keys: &[&str]) -> &'a mut Value {
+        keys.iter().fold(object, |current, key| &mut current[*key])
     }
 
     #[test]
