@@ -342,3 +342,117 @@ fn patch(
     }
     Verdict::Mutate { object, warnings }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kepguard_common::PolicySettings;
+    use kepguard_common::request::GroupKind;
+    use serde_json::json;
+    use serde_json::value::to_raw_value;
+
+    const APPARMOR_APP: &str = "container.apparmor.security.beta.kubernetes.io/app";
+    const SECCOMP_POD: &str = "seccomp.security.alpha.kubernetes.io/pod";
+
+    fn settings(value: Value) -> Settings {
+        serde_json::from_value::<Settings>(value)
+            .unwrap()
+            .compile()
+            .unwrap()
+    }
+
+    fn pod(annotations: Value, spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "p", "annotations": annotations}, "spec": spec})
+    }
+
+    fn request(operation: &str, object: Value, old: Value) -> AdmissionRequest {
+        AdmissionRequest {
+            kind: GroupKind {
+                group: String::new(),
+                kind: "Pod".into(),
+            },
+            operation: operation.into(),
+            object: to_raw_value(&object).unwrap(),
+            old_object: to_raw_value(&old).unwrap(),
+            ..AdmissionRequest::default()
+        }
+    }
+
+    #[test]
+    fn translates_into_fields_and_keeps_other_annotations_and_fields() {
+        let object = pod(
+            json!({SECCOMP_POD: "localhost/audit.json", APPARMOR_APP: "runtime/default", "team": "shop"}),
+            json!({"securityContext": null, "containers": [{"name": "app", "x": 1, "securityContext": {"runAsUser": 1000}}]}),
+        );
+        let verdict = evaluate(
+            &request("CREATE", object, Value::Null),
+            &settings(json!({})),
+        );
+        let Verdict::Mutate { object, warnings } = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(object["metadata"]["annotations"], json!({"team": "shop"}));
+        assert_eq!(
+            object["spec"]["securityContext"],
+            json!({"seccompProfile": {"type": "Localhost", "localhostProfile": "audit.json"}})
+        );
+        assert_eq!(
+            object["spec"]["containers"][0],
+            json!({"name": "app", "x": 1, "securityContext": {"runAsUser": 1000, "appArmorProfile": {"type": "RuntimeDefault"}}})
+        );
+        assert_eq!(warnings.len(), 2);
+    }
+
+    #[test]
+    fn conflicts_are_rejected_in_mutate_mode() {
+        let object = pod(
+            json!({APPARMOR_APP: "runtime/default"}),
+            json!({"containers": [{"name": "app", "securityContext": {"appArmorProfile": {"type": "Localhost", "localhostProfile": "x"}}}]}),
+        );
+        let verdict = evaluate(
+            &request("CREATE", object, Value::Null),
+            &settings(json!({})),
+        );
+        let Verdict::Reject { message } = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert!(message.contains("disagrees with spec.containers[0].securityContext.appArmorProfile: {type: Localhost, localhostProfile: \"x\"}"), "{message}");
+    }
+
+    #[test]
+    fn pod_updates_may_remove_but_not_add_or_change() {
+        let spec = json!({"containers": [{"name": "app"}]});
+        let old = pod(json!({SECCOMP_POD: "runtime/default"}), spec.clone());
+        let compiled = settings(json!({}));
+        let same = request("UPDATE", old.clone(), old.clone());
+        assert_eq!(evaluate(&same, &compiled), Verdict::accept());
+        let removed = request("UPDATE", pod(json!({}), spec.clone()), old.clone());
+        assert_eq!(evaluate(&removed, &compiled), Verdict::accept());
+        let changed = request(
+            "UPDATE",
+            pod(json!({SECCOMP_POD: "localhost/a.json"}), spec),
+            old,
+        );
+        assert!(
+            matches!(evaluate(&changed, &compiled), Verdict::Reject { message } if message.contains("is changed on a running Pod"))
+        );
+    }
+
+    #[test]
+    fn windows_pods_lose_the_annotations_without_fields() {
+        let object = pod(
+            json!({SECCOMP_POD: "runtime/default"}),
+            json!({"os": {"name": "windows"}, "containers": [{"name": "app"}]}),
+        );
+        let verdict = evaluate(
+            &request("CREATE", object, Value::Null),
+            &settings(json!({})),
+        );
+        let Verdict::Mutate { object, .. } = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(object["metadata"]["annotations"], json!({}));
+        assert!(object["spec"].get("securityContext").is_none());
+    }
+}
