@@ -6,6 +6,7 @@
 //! - [`request`]: the admission request, with the object and old object kept as raw JSON.
 //! - [`podspec`]: the pod spec of a Pod and of every workload template, for reading into
 //!   small view structs and for patching the raw JSON in place.
+//! - [`image`]: container image references, parsed and normalised as the runtime does.
 //! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
 //! - [`labels`]: label keys and values, checked as the apiserver checks them.
 //! - [`glob`]: namespace patterns with `*` and `?`.
@@ -15,6 +16,7 @@
 
 pub mod entry;
 pub mod glob;
+pub mod image;
 pub mod labels;
 pub mod podspec;
 pub mod quantity;

@@ -7,6 +7,7 @@ use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -140,14 +141,47 @@ impl WorkloadKind {
             _ => "/spec/template/spec",
         }
     }
+
+    /// The keys that lead from the object to the pod's metadata: the Pod's own, or the
+    /// template's, whose annotations and labels every created pod gets.
+    pub fn pod_metadata_keys(self) -> &'static [&'static str] {
+        match self {
+            WorkloadKind::Pod => &["metadata"],
+            WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "metadata"],
+            _ => &["spec", "template", "metadata"],
+        }
+    }
+
+    /// The pod metadata's path in messages: `spec.template.metadata`.
+    pub fn pod_metadata_path(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "metadata",
+            WorkloadKind::CronJob => "spec.jobTemplate.spec.template.metadata",
+            _ => "spec.template.metadata",
+        }
+    }
+
+    /// The pod metadata's location as an RFC 6901 JSON pointer.
+    pub fn pod_metadata_pointer(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "/metadata",
+            WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/metadata",
+            _ => "/spec/template/metadata",
+        }
+    }
 }
 
 /// The pod spec of `object`, or `None` when the object has none (yet).
 /// A value of the wrong type on the way is an error naming its path.
 pub fn pod_spec(kind: WorkloadKind, object: &RawValue) -> Result<Option<&RawValue>, String> {
+    object_at(object, kind.pod_spec_keys())
+}
+
+/// The object under `keys`, or `None` when one is missing; see [`pod_spec`].
+fn object_at<'a>(object: &'a RawValue, keys: &[&str]) -> Result<Option<&'a RawValue>, String> {
     let mut current = object;
     let mut path = String::new();
-    for key in kind.pod_spec_keys() {
+    for key in keys {
         let next = view::member(current, key).map_err(|_| not_an_object(&path))?;
         if !path.is_empty() {
             path.push('.');
@@ -204,13 +238,37 @@ pub fn read_pod_spec<T: DeserializeOwned + Default>(
     kind: WorkloadKind,
     object: &RawValue,
 ) -> Result<T, String> {
-    if let Ok(view) = view::read_at(object, kind.pod_spec_keys()) {
+    read_under(object, kind.pod_spec_keys(), kind.pod_spec_path())
+}
+
+/// Reads the pod metadata of `object` (the Pod's, or its template's) into a view struct, like
+/// [`read_pod_spec`].
+pub fn read_pod_metadata<T: DeserializeOwned + Default>(
+    kind: WorkloadKind,
+    object: &RawValue,
+) -> Result<T, String> {
+    read_under(object, kind.pod_metadata_keys(), kind.pod_metadata_path())
+}
+
+/// The pod metadata of `object` for in-place mutation; see [`read_pod_metadata`].
+pub fn pod_metadata_mut(kind: WorkloadKind, object: &mut Value) -> Option<&mut Value> {
+    object
+        .pointer_mut(kind.pod_metadata_pointer())
+        .filter(|metadata| metadata.is_object())
+}
+
+fn read_under<T: DeserializeOwned + Default>(
+    object: &RawValue,
+    keys: &[&str],
+    path: &str,
+) -> Result<T, String> {
+    if let Ok(view) = view::read_at(object, keys) {
         return Ok(view.unwrap_or_default());
     }
     // Read again, step by step, to name the path of the error.
-    match pod_spec(kind, object)? {
+    match object_at(object, keys)? {
         None => Ok(T::default()),
-        Some(spec) => read_view(spec, kind.pod_spec_path()),
+        Some(found) => read_view(found, path),
     }
 }
 
@@ -219,6 +277,44 @@ fn not_an_object(path: &str) -> String {
         "the object is not a JSON object".to_string()
     } else {
         format!("{path} is not an object")
+    }
+}
+
+/// The three container lists of a pod spec, read into a view `C` of each container. Lists are
+/// `Option`s because the apiserver takes `null` for an empty list.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ContainerLists<C> {
+    pub init_containers: Option<Vec<C>>,
+    pub containers: Option<Vec<C>>,
+    pub ephemeral_containers: Option<Vec<C>>,
+}
+
+impl<C> Default for ContainerLists<C> {
+    fn default() -> Self {
+        ContainerLists {
+            init_containers: None,
+            containers: None,
+            ephemeral_containers: None,
+        }
+    }
+}
+
+impl<C> ContainerLists<C> {
+    /// Every container with its list's JSON key and its index in that list.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, usize, &C)> {
+        [
+            ("initContainers", &self.init_containers),
+            ("containers", &self.containers),
+            ("ephemeralContainers", &self.ephemeral_containers),
+        ]
+        .into_iter()
+        .flat_map(|(key, list)| {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(move |(index, container)| (key, index, container))
+        })
     }
 }
 
@@ -418,6 +514,70 @@ mod tests {
         assert_eq!(
             patch_pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": 1})), failing),
             Err("the pod spec cannot be patched".to_string())
+        );
+    }
+
+    #[test]
+    fn reads_the_pod_metadata_of_every_kind() {
+        #[derive(Deserialize, Default, Debug)]
+        #[serde(default)]
+        struct MetadataView {
+            annotations: std::collections::BTreeMap<String, String>,
+        }
+        for kind in WorkloadKind::ALL {
+            let keys = kind.pod_metadata_keys();
+            let mut object = json!({});
+            let mut current = &mut object;
+            for key in keys {
+                current[*key] = json!({});
+                current = &mut current[*key];
+            }
+            *current = json!({"annotations": {"a": "b"}});
+            let view: MetadataView = read_pod_metadata(kind, &raw(&object)).unwrap();
+            assert_eq!(view.annotations["a"], "b", "{kind:?}");
+            assert_eq!(
+                kind.pod_metadata_path().replace('.', "/"),
+                kind.pod_metadata_pointer()[1..]
+            );
+            pod_metadata_mut(kind, &mut object).unwrap()["annotations"] = json!({});
+            let view: MetadataView = read_pod_metadata(kind, &raw(&object)).unwrap();
+            assert!(view.annotations.is_empty());
+            *current_mut(&mut object, keys) = json!({"annotations": {"a": 1}});
+            let error = read_pod_metadata::<MetadataView>(kind, &raw(&object)).unwrap_err();
+            assert!(
+                error.starts_with(&format!(
+                    "{}.annotations.a: invalid type",
+                    kind.pod_metadata_path()
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    fn current_mut<'a>(object: &'a mut Value, keys: &[&str]) -> &'a mut Value {
+        keys.iter().fold(object, |current, key| &mut current[*key])
+    }
+
+    #[test]
+    fn lists_every_container_with_its_place() {
+        let spec = json!({
+            "containers": [{"name": "app"}, {"name": "proxy"}],
+            "initContainers": null,
+            "ephemeralContainers": [{"name": "debug"}]
+        });
+        let lists: ContainerLists<NameView> =
+            read_pod_spec(WorkloadKind::Pod, &raw(&json!({"spec": spec}))).unwrap();
+        let places: Vec<_> = lists
+            .iter()
+            .map(|(key, index, c)| format!("{key}[{index}]={}", c.name))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                "containers[0]=app",
+                "containers[1]=proxy",
+                "ephemeralContainers[0]=debug"
+            ]
         );
     }
 

@@ -5,6 +5,7 @@
 //! per request: patterns compiled, ranges and quantities parsed. `validate_settings` is
 //! `compile` with the result thrown away, so a setting that compiles is a setting that works.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// What every policy's settings offer the shared entry points.
@@ -18,6 +19,29 @@ pub trait PolicySettings: DeserializeOwned + Default {
     /// Checks every field and compiles the settings. An error names the field and the
     /// values it accepts.
     fn compile(self) -> Result<Self::Compiled, String>;
+}
+
+/// What a mutating policy does with an object it would change.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Patch the object, with a warning per change.
+    #[default]
+    Mutate,
+    /// Reject the object, naming what to change.
+    Validate,
+}
+
+/// Which workload UPDATEs a policy changes or judges. Changing a pod template starts a
+/// rollout, so by default only what the UPDATE itself changes is touched.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUpdate {
+    /// Only what this UPDATE changes.
+    #[default]
+    Changed,
+    /// Everything, as at CREATE.
+    All,
 }
 
 /// Checks that every namespace name is a DNS-1123 label.
@@ -40,4 +64,41 @@ pub fn is_dns1123_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_are_lowercase_and_name_the_valid_values() {
+        assert_eq!(
+            serde_json::from_str::<Mode>(r#""validate""#).unwrap(),
+            Mode::Validate
+        );
+        assert_eq!(
+            serde_json::from_str::<OnUpdate>(r#""all""#).unwrap(),
+            OnUpdate::All
+        );
+        let error = serde_json::from_str::<Mode>(r#""Mutate""#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("unknown variant `Mutate`, expected `mutate` or `validate`"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<OnUpdate>(r#""some""#).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("unknown variant `some`, expected `changed` or `all`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        assert!(validate_namespaces("exemptNamespaces", &["kube-system".into()]).is_ok());
+        assert!(validate_namespaces("exemptNamespaces", &["Kube".into()]).is_err());
+    }
 }

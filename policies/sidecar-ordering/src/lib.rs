@@ -1,6 +1,5 @@
 //! sidecar-ordering: known sidecars run as native sidecars, started in the right order (KEP-753).
 
-pub mod image;
 pub mod matcher;
 pub mod mutate;
 pub mod rules;

@@ -2,7 +2,7 @@
 //! its role. `*` matches any run of characters within one segment and `?` matches one
 //! character.
 
-use crate::image::ImageReference;
+use kepguard_common::image::ImageReference;
 use crate::view::{ContainerView, InitRole, PodSpecView, Roles};
 
 const DEFAULT_DOMAIN: &str = "docker.io";

@@ -56,6 +56,125 @@ impl ImageReference {
     }
 }
 
+/// A registry host with an optional port and optional path segments, such as `k8s.gcr.io`,
+/// `registry:5000` or `harbor.example.com/k8s`: the start of a normalised reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryPrefix {
+    /// The registry host and port, `docker.io` for Docker Hub.
+    pub domain: String,
+    /// The path segments after the host, empty when there are none.
+    pub path: String,
+}
+
+impl RepositoryPrefix {
+    /// Parses a prefix, or says why it is not one: it must start with a registry host (a first
+    /// segment with `.` or `:`, or `localhost`) and has no scheme, tag or digest.
+    pub fn parse(prefix: &str) -> Result<RepositoryPrefix, String> {
+        if prefix.is_empty() {
+            return Err("the prefix is empty".into());
+        }
+        if prefix.contains("://") {
+            return Err(format!(
+                "{prefix:?} has a scheme: give the registry host alone, such as registry.k8s.io"
+            ));
+        }
+        if prefix.contains('@') {
+            return Err(format!("{prefix:?} has a digest: a prefix names no image"));
+        }
+        let (host, path) = prefix.split_once('/').unwrap_or((prefix, ""));
+        if path.contains(':') {
+            return Err(format!("{prefix:?} has a tag: a prefix names no image"));
+        }
+        if !(host == LOCALHOST || host.contains(['.', ':'])) || !is_domain_and_port(host) {
+            return Err(format!(
+                "{prefix:?} does not start with a registry host: the first segment must be a host name with '.' (docker.io for Docker Hub), localhost, or a host with a numeric port"
+            ));
+        }
+        if prefix.contains('/') && !is_path(path) {
+            return Err(format!(
+                "{prefix:?} has an invalid path: segments of lowercase letters and digits, joined by '.', '_', '__' or '-', with no empty segment"
+            ));
+        }
+        let domain = if host == LEGACY_DEFAULT_DOMAIN {
+            DEFAULT_DOMAIN
+        } else {
+            host
+        };
+        Ok(RepositoryPrefix {
+            domain: domain.into(),
+            path: path.into(),
+        })
+    }
+
+    /// The number of segments, host included: the longer prefix is the more specific.
+    pub fn segment_count(&self) -> usize {
+        1 + self.path.split('/').filter(|s| !s.is_empty()).count()
+    }
+}
+
+impl std::fmt::Display for RepositoryPrefix {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str(&self.domain)?;
+        if !self.path.is_empty() {
+            write!(formatter, "/{}", self.path)?;
+        }
+        Ok(())
+    }
+}
+
+impl ImageReference {
+    /// The reference with `from` replaced by `to`, when `from` matches this reference's host
+    /// exactly and its path on a segment boundary. The rest of the path, the tag and the
+    /// digest are kept as they are. `None` when `from` does not match, or when nothing of the
+    /// path would remain after a prefix that is only a host.
+    pub fn replace_prefix(&self, from: &RepositoryPrefix, to: &RepositoryPrefix) -> Option<String> {
+        if self.domain != from.domain {
+            return None;
+        }
+        let rest = if from.path.is_empty() {
+            self.path.as_str()
+        } else if self.path == from.path {
+            ""
+        } else {
+            self.path.strip_prefix(&from.path)?.strip_prefix('/')?
+        };
+        if rest.is_empty() && to.path.is_empty() {
+            return None;
+        }
+        let mut replaced = to.to_string();
+        if !rest.is_empty() {
+            replaced.push('/');
+            replaced.push_str(rest);
+        }
+        if let Some(tag) = &self.tag {
+            replaced.push(':');
+            replaced.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            replaced.push('@');
+            replaced.push_str(digest);
+        }
+        Some(replaced)
+    }
+}
+
+/// The normalised reference in full: `docker.io/library/nginx:1.27@sha256:...`.
+impl std::fmt::Display for ImageReference {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if !self.domain.is_empty() {
+            write!(formatter, "{}/", self.domain)?;
+        }
+        formatter.write_str(&self.path)?;
+        if let Some(tag) = &self.tag {
+            write!(formatter, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(formatter, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Splits a name into its registry host and the rest, defaulting to Docker Hub: the first
 /// segment is a host when it is `localhost`, contains `.` or `:`, or has an uppercase letter.
 fn split_docker_domain(name: &str) -> (String, String) {
@@ -307,6 +426,102 @@ mod tests {
         );
         let parsed = ImageReference::parse("nginx:Latest_1.2-rc").unwrap();
         assert_eq!(parsed.tag.as_deref(), Some("Latest_1.2-rc"));
+    }
+
+    #[test]
+    fn displays_the_normalised_reference() {
+        let normalised = |image: &str| ImageReference::parse(image).unwrap().to_string();
+        assert_eq!(normalised("nginx"), "docker.io/library/nginx");
+        assert_eq!(
+            normalised("index.docker.io/istio/proxyv2:1.22"),
+            "docker.io/istio/proxyv2:1.22"
+        );
+        assert_eq!(
+            normalised(&format!("k8s.gcr.io/pause:3.9@sha256:{SHA}")),
+            format!("k8s.gcr.io/pause:3.9@sha256:{SHA}")
+        );
+        assert_eq!(normalised("localhost:5000/app:v1"), "localhost:5000/app:v1");
+        assert_eq!(
+            normalised("my_registry.com/app:v1"),
+            "my_registry.com/app:v1"
+        );
+    }
+
+    fn prefix(text: &str) -> RepositoryPrefix {
+        RepositoryPrefix::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn replaced(image: &str, from: &str, to: &str) -> Option<String> {
+        ImageReference::parse(image)
+            .unwrap()
+            .replace_prefix(&prefix(from), &prefix(to))
+    }
+
+    #[test]
+    fn prefixes_are_hosts_with_optional_paths() {
+        assert_eq!(prefix("k8s.gcr.io").to_string(), "k8s.gcr.io");
+        assert_eq!(prefix("k8s.gcr.io").segment_count(), 1);
+        let cache = prefix("harbor.example.com:8443/k8s/mirror");
+        assert_eq!(cache.domain, "harbor.example.com:8443");
+        assert_eq!(cache.path, "k8s/mirror");
+        assert_eq!(cache.segment_count(), 3);
+        assert_eq!(prefix("index.docker.io").domain, "docker.io");
+        assert_eq!(prefix("localhost").domain, "localhost");
+        assert_eq!(prefix("registry:5000").domain, "registry:5000");
+        assert_eq!(prefix("[::1]:5000/k8s").domain, "[::1]:5000");
+        for (bad, reason) in [
+            ("", "empty"),
+            ("https://k8s.gcr.io", "scheme"),
+            ("k8s.gcr.io/pause:3.9", "tag"),
+            (&format!("k8s.gcr.io/pause@sha256:{SHA}"), "digest"),
+            ("k8s.gcr.io:latest", "registry host"),
+            ("google-containers", "registry host"),
+            ("k8s.gcr.io/", "invalid path"),
+            ("k8s.gcr.io//pause", "invalid path"),
+            ("k8s.gcr.io/Pause", "invalid path"),
+            ("-k8s.gcr.io", "registry host"),
+        ] {
+            let error = RepositoryPrefix::parse(bad).unwrap_err();
+            assert!(error.contains(reason), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_replaced_on_segment_boundaries() {
+        let to = "registry.k8s.io";
+        assert_eq!(
+            replaced("k8s.gcr.io/pause:3.9", "k8s.gcr.io", to).as_deref(),
+            Some("registry.k8s.io/pause:3.9")
+        );
+        let digest = format!("k8s.gcr.io/ingress-nginx/controller:v1.2.1@sha256:{SHA}");
+        assert_eq!(
+            replaced(&digest, "k8s.gcr.io", to),
+            Some(format!(
+                "registry.k8s.io/ingress-nginx/controller:v1.2.1@sha256:{SHA}"
+            ))
+        );
+        assert_eq!(replaced("k8s.gcr.io.evil.com/x", "k8s.gcr.io", to), None);
+        assert_eq!(replaced("k8s.gcr.io:443/pause", "k8s.gcr.io", to), None);
+        assert_eq!(replaced("eu.k8s.gcr.io/pause", "k8s.gcr.io", to), None);
+        assert_eq!(
+            replaced("nginx:1.27", "docker.io", "harbor.example.com/hub").as_deref(),
+            Some("harbor.example.com/hub/library/nginx:1.27")
+        );
+        let google = "gcr.io/google-containers";
+        assert_eq!(
+            replaced("gcr.io/google-containers/pause:3.1", google, to).as_deref(),
+            Some("registry.k8s.io/pause:3.1")
+        );
+        assert_eq!(
+            replaced("gcr.io/google-containers-extra/pause", google, to),
+            None
+        );
+        assert_eq!(
+            replaced("gcr.io/google-containers", google, "harbor.example.com/k8s").as_deref(),
+            Some("harbor.example.com/k8s")
+        );
+        // A host alone cannot stand for a whole repository.
+        assert_eq!(replaced("gcr.io/google-containers", google, to), None);
     }
 
     #[test]
