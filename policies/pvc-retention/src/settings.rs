@@ -265,9 +265,7 @@ mod tests {
     use serde_json::json;
 
     fn compile(settings: serde_json::Value) -> Result<Compiled, String> {
-        serde_json::from_value::<Settings>(settings)
-            .map_err(|e| e.to_string())?
-            .compile()
+        kepguard_testing::unit::compile::<Settings>(settings)
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use kepguard_common::labels::check_label_key;
-use kepguard_common::settings::validate_namespaces;
+use kepguard_common::settings::{Mode, OnUpdate, validate_namespaces};
 use kepguard_common::{PolicySettings, WorkloadKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -25,10 +25,8 @@ pub struct Settings {
     /// Workload kind → the label keys that identify a revision. A given map replaces the
     /// default `{Deployment: [pod-template-hash]}`.
     pub keys: Option<BTreeMap<String, Vec<String>>>,
-    /// `mutate` (the default) or `validate`.
-    pub mode: Option<String>,
-    /// `changed` (the default) or `all`.
-    pub on_update: Option<String>,
+    pub mode: Mode,
+    pub on_update: OnUpdate,
     pub exempt_namespaces: Vec<String>,
 }
 
@@ -104,28 +102,10 @@ impl PolicySettings for Settings {
 
     fn compile(self) -> Result<Compiled, String> {
         validate_namespaces("exemptNamespaces", &self.exempt_namespaces)?;
-        let mutate = match self.mode.as_deref() {
-            None | Some("mutate") => true,
-            Some("validate") => false,
-            Some(other) => {
-                return Err(format!(
-                    "mode: unknown value {other:?}; valid values are mutate, validate"
-                ));
-            }
-        };
-        let judge_all_on_update = match self.on_update.as_deref() {
-            None | Some("changed") => false,
-            Some("all") => true,
-            Some(other) => {
-                return Err(format!(
-                    "onUpdate: unknown value {other:?}; valid values are changed, all"
-                ));
-            }
-        };
         Ok(Compiled {
             keys: compile_keys(self.keys)?,
-            mutate,
-            judge_all_on_update,
+            mutate: self.mode == Mode::Mutate,
+            judge_all_on_update: self.on_update == OnUpdate::All,
         })
     }
 }
@@ -136,9 +116,7 @@ mod tests {
     use serde_json::json;
 
     fn compile(settings: serde_json::Value) -> Result<Compiled, String> {
-        serde_json::from_value::<Settings>(settings)
-            .map_err(|e| e.to_string())?
-            .compile()
+        kepguard_testing::unit::compile::<Settings>(settings)
     }
 
     #[test]
@@ -189,11 +167,11 @@ mod tests {
             ),
             (
                 json!({"mode": "enforce"}),
-                "mode: unknown value \"enforce\"; valid values are mutate, validate",
+                "unknown variant `enforce`, expected `mutate` or `validate`",
             ),
             (
                 json!({"onUpdate": "always"}),
-                "onUpdate: unknown value \"always\"; valid values are changed, all",
+                "unknown variant `always`, expected `changed` or `all`",
             ),
             (
                 json!({"exemptNamespaces": ["A"]}),
