@@ -2,8 +2,8 @@
 //! its role. `*` matches any run of characters within one segment and `?` matches one
 //! character.
 
-use kepguard_common::image::ImageReference;
 use crate::view::{ContainerView, InitRole, PodSpecView, Roles};
+use kepguard_common::image::ImageReference;
 
 const DEFAULT_DOMAIN: &str = "docker.io";
 const LEGACY_DEFAULT_DOMAIN: &str = "index.docker.io";
