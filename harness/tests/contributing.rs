@@ -108,6 +108,7 @@ fn a_policy_added_by_the_checklist_builds_passes_and_is_found_everywhere() {
     let scratch =
         std::env::temp_dir().join(format!("kepguard-contributing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
     for entry in WORKSPACE {
         let source = root.join(entry);
         if source.is_dir() {
