@@ -118,14 +118,10 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Document>> {
     let mut documents = Vec::new();
     for (start, chunk) in split_documents(text) {
         let value: Value = serde_norway::from_str(&chunk).map_err(|error| {
-            let mut message = error.to_string();
-            let mut line = start;
-            if let Some(location) = error.location() {
-                line = start + location.line() - 1;
-                // The parser counts lines from the document's start; the file's line is given.
-                message =
-                    message.replace(&format!("at line {} column", location.line()), "at column");
-            }
+            let line = error
+                .location()
+                .map_or(start, |location| start + location.line() - 1);
+            let message = file_lines(&error.to_string(), start - 1);
             anyhow!("{file}:{line}: not valid YAML or JSON: {message}")
         })?;
         if value.is_null() {
@@ -168,6 +164,25 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     }
     documents.push((start, current));
     documents
+}
+
+/// The parser's message with each `line N` (counted from the document's start) made a line
+/// of the file.
+fn file_lines(message: &str, offset: usize) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        let (before, after) = rest.split_at(at + "line ".len());
+        out.push_str(before);
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        match after[..digits].parse::<usize>() {
+            Ok(line) => out.push_str(&(line + offset).to_string()),
+            Err(_) => out.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How many lines into the chunk its first line that is not blank or a comment is.
@@ -268,7 +283,7 @@ mod tests {
         let error = parse("bad.yaml", text).unwrap_err().to_string();
         assert_eq!(
             error,
-            "bad.yaml:5: not valid YAML or JSON: mapping values are not allowed in this context at column 10"
+            "bad.yaml:5: not valid YAML or JSON: mapping values are not allowed in this context at line 5 column 10"
         );
 
         let text = "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nmetadata: {}\n";
