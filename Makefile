@@ -4,7 +4,8 @@
 #               Artifact Hub files, a push/pull round trip through a real OCI registry, and
 #               `kepguard check` end to end
 #   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
-#   make bench  performance of every module against the native baseline: build/bench.json
+#   make bench  performance of every module against the native baseline: build/bench.json;
+#               and kepguard check on 1,000 objects
 # Tools that are missing are installed by scripts/setup.sh, the one list of them.
 
 KEPGUARD := target/debug/kepguard
@@ -86,6 +87,8 @@ bench: policies
 	KEPGUARD_BENCH_INPUTS=$(CURDIR)/build/bench-inputs \
 		cargo bench --workspace --bench native <build/bench-stdin
 	$(KEPGUARD) bench --native target/criterion --json build/bench.json $(SUITES)
+	$(MAKE) annotate
+	KEPGUARD=$(KEPGUARD) scripts/check-bench.sh
 
 test: fmt-check clippy unit-tests suites artifacthub-check registry-test check-test
 

@@ -28,6 +28,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 pub struct Options {
     pub policies: Vec<PathBuf>,
@@ -118,6 +119,9 @@ pub struct Outcome {
     pub modules: Vec<ModuleSource>,
     #[serde(skip)]
     pub cache: CacheStats,
+    /// The whole check, from reading the policies to the last verdict.
+    #[serde(skip)]
+    pub elapsed: Duration,
 }
 
 impl Outcome {
@@ -133,6 +137,7 @@ struct LoadedPolicy {
 }
 
 pub fn check(options: &Options) -> Result<Outcome> {
+    let started = Instant::now();
     let documents = documents::load(&options.policies)?;
     let (resources, others) = PolicyResource::from_documents(documents, &options.namespace)?;
     if let Some(other) = others.first() {
@@ -172,11 +177,13 @@ pub fn check(options: &Options) -> Result<Outcome> {
             })
             .collect(),
         cache: CacheStats::default(),
+        elapsed: Duration::ZERO,
     };
     for (index, document) in objects.into_iter().enumerate() {
         check_object(options, &policies, index, document, &mut outcome)?;
     }
     outcome.cache = cache.stats.clone();
+    outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
 

@@ -12,15 +12,18 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 /// What the cache did during a run, for the summary line.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct CacheStats {
     pub pulled: usize,
     pub downloaded: usize,
     pub from_module_cache: usize,
     pub compiled: usize,
     pub from_compile_cache: usize,
+    /// Spent compiling modules or loading compiled ones.
+    pub compile_time: Duration,
 }
 
 /// A module ready to evaluate, and where it came from.
@@ -82,7 +85,10 @@ impl ModuleCache {
             return Ok(module.clone());
         }
         let (bytes, resolved) = self.fetch(uri)?;
-        let policy = self.compile(uri, &bytes)?;
+        let started = Instant::now();
+        let policy = self.compile(uri, &bytes);
+        self.stats.compile_time += started.elapsed();
+        let policy = policy?;
         let module = Rc::new(Module { policy, resolved });
         self.loaded.insert(uri.to_string(), module.clone());
         Ok(module)

@@ -97,6 +97,13 @@ fn run(args: CheckArgs) -> Result<ExitCode> {
         cache.from_compile_cache,
         options.cache_dir.display()
     );
+    let seconds = outcome.elapsed.as_secs_f64();
+    eprintln!(
+        "checked {} objects in {seconds:.3} s ({:.0} objects/s), {:.1}% of it compiling or loading compiled modules",
+        outcome.objects,
+        outcome.objects as f64 / seconds.max(1e-9),
+        100.0 * cache.compile_time.as_secs_f64() / seconds.max(1e-9)
+    );
     match args.output {
         Output::Table => {
             print!("{}", report::table(&outcome));

@@ -289,6 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn sources_files_in_kwctl_s_format_are_read() {
+        let sources: Sources = serde_norway::from_str(
+            "insecure_sources: [\"registry.local:5000\"]\nsource_authorities:\n  \"corp.example:5000\":\n    - type: Data\n      data: \"-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n\"\n    - path: /nonexistent/ca.der\n",
+        )
+        .unwrap();
+        assert_eq!(sources.insecure_sources, ["registry.local:5000"]);
+        // The unreadable file is named with its registry.
+        let error = sources.certificates().unwrap_err().to_string();
+        assert!(
+            error.contains("corp.example:5000") && error.contains("/nonexistent/ca.der"),
+            "{error}"
+        );
+        let typo = serde_norway::from_str::<Sources>("insecure_source: [x]\n");
+        assert!(typo.is_err());
+    }
+
+    #[test]
     fn references_accept_the_registry_scheme() {
         let reference = parse_reference("registry://ghcr.io/kepguard/policies/x:v0.1.0").unwrap();
         assert_eq!(reference.registry(), "ghcr.io");
