@@ -125,7 +125,15 @@ check --policies "$scratch/monitor" "$cases/manifests/workloads.yaml"
 expect_status 0 "monitor"
 grep -q '^StatefulSet shop/db .* resize-limits *rejected (monitor) ' "$scratch/out" \
   || { cat "$scratch/out" >&2; fail "monitor: the rejection is not reported"; }
-echo "monitor: the rejection is reported, exit 0"
+# A mutation in monitor mode is reported, but not applied.
+policy monitor-mutation fsgroup-change-policy fsgroup-change-policy --mode monitor
+check --policies "$scratch/monitor-mutation" --show-mutated "$cases/chaining/pod.yaml"
+expect_status 0 "monitor, mutation"
+grep -q '^Pod shop/uploader .* fsgroup-change-policy *mutated (monitor)$' "$scratch/out" \
+  && grep -qx '    changed: add /spec/securityContext/fsGroupChangePolicy' "$scratch/out" \
+  || { cat "$scratch/out" >&2; fail "monitor: the mutation is not reported"; }
+! grep -q '^---' "$scratch/out" || { cat "$scratch/out" >&2; fail "monitor: the mutation was applied"; }
+echo "monitor: the rejection is reported, exit 0; a mutation is reported and not applied"
 
 # 6. Standard input and file:// modules, as in `helm template ... | kepguard check -p policies -`.
 mkdir -p "$scratch/local"
