@@ -135,6 +135,18 @@ grep -q '^Pod shop/uploader .* fsgroup-change-policy *mutated (monitor)$' "$scra
 ! grep -q '^---' "$scratch/out" || { cat "$scratch/out" >&2; fail "monitor: the mutation was applied"; }
 echo "monitor: the rejection is reported, exit 0; a mutation is reported and not applied"
 
+# An AdmissionPolicy only sees its own namespace: --namespace when its metadata names none.
+policy namespaced resize-limits resize-limits --type AdmissionPolicy
+check --policies "$scratch/namespaced" "$cases/manifests/workloads.yaml"
+expect_status 0 "AdmissionPolicy in default"
+grep -qx '4 objects, 0 checked, 4 skipped; 0 accepted, 0 mutated, 0 rejected (0 in protect mode)' "$scratch/out" \
+  || { cat "$scratch/out" >&2; fail "an AdmissionPolicy of namespace default judged objects of shop"; }
+check --policies "$scratch/namespaced" --namespace shop "$cases/manifests/workloads.yaml"
+expect_status 1 "AdmissionPolicy in shop"
+grep -q '^StatefulSet shop/db .* resize-limits *rejected ' "$scratch/out" \
+  || { cat "$scratch/out" >&2; fail "an AdmissionPolicy of namespace shop did not judge shop/db"; }
+echo "AdmissionPolicy: only the objects of its namespace"
+
 # 6. Standard input and file:// modules, as in `helm template ... | kepguard check -p policies -`.
 mkdir -p "$scratch/local"
 "$KEPGUARD" manifest resize-limits --module "file://$PWD/build/annotated/resize-limits.wasm" \
