@@ -1,9 +1,11 @@
 # kepguard: Kubewarden policies for recent Kubernetes features.
 #   make        build the policies and run every suite (the verdict table)
 #   make test   everything CI checks: format, lints, unit tests, modules, suites, the
-#               Artifact Hub files, and a push/pull round trip through a real OCI registry
+#               Artifact Hub files, a push/pull round trip through a real OCI registry, and
+#               `kepguard check` end to end
 #   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
-#   make bench  performance of every module against the native baseline: build/bench.json
+#   make bench  performance of every module against the native baseline: build/bench.json;
+#               and kepguard check on 1,000 objects
 # Tools that are missing are installed by scripts/setup.sh, the one list of them.
 
 KEPGUARD := target/debug/kepguard
@@ -15,7 +17,7 @@ REGISTRY ?=
 VERSION  ?=
 
 .PHONY: all run host policies suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test fuzz bench
+	annotate artifacthub artifacthub-check publish registry-test check-test fuzz bench
 
 all: run
 
@@ -70,6 +72,12 @@ registry-test: annotate
 	scripts/setup.sh registry
 	KEPGUARD=$(KEPGUARD) scripts/with-registry.sh scripts/registry-test.sh $(POLICIES)
 
+# `kepguard check` end to end: policy resources with registry:// modules, pushed to a throwaway
+# registry, against the manifests of harness/tests/check (docs/check.md).
+check-test: annotate
+	scripts/setup.sh registry
+	KEPGUARD=$(KEPGUARD) scripts/with-registry.sh scripts/check-test.sh
+
 # Performance (not part of `make test`): the modules in wasm and the same rules natively, side by
 # side in one run; writes build/bench.json. Native medians come from criterion (target/criterion).
 bench: policies
@@ -79,8 +87,10 @@ bench: policies
 	KEPGUARD_BENCH_INPUTS=$(CURDIR)/build/bench-inputs \
 		cargo bench --workspace --bench native <build/bench-stdin
 	$(KEPGUARD) bench --native target/criterion --json build/bench.json $(SUITES)
+	$(MAKE) annotate
+	KEPGUARD=$(KEPGUARD) scripts/check-bench.sh
 
-test: fmt-check clippy unit-tests suites artifacthub-check registry-test
+test: fmt-check clippy unit-tests suites artifacthub-check registry-test check-test
 
 clean:
 	rm -rf build

@@ -1,7 +1,7 @@
 //! `kepguard`: runs Kubewarden policy modules natively, as policy-server does.
 
 use clap::{Parser, Subcommand};
-use kepguard::commands::{bench, build, release, run, test};
+use kepguard::commands::{bench, build, check, release, run, test};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -21,6 +21,9 @@ enum Command {
     Build(build::BuildArgs),
     /// Evaluate one request with one policy, like `kwctl run`.
     Run(run::RunArgs),
+    /// Run the policy resources (ClusterAdmissionPolicy, AdmissionPolicy) a cluster enforces
+    /// against manifests, as the apiserver would on create; exit 1 on a rejection.
+    Check(check::CheckArgs),
     /// Run declarative test suites (default: every fixtures/*/suite.yaml).
     Test(test::TestArgs),
     /// Embed each policy's metadata in its module, like `kwctl annotate`:
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Build(args) => build::build(args),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::test(args),
+        Command::Check(args) => check::check(args),
         Command::Annotate(args) => release::annotate_policies(args),
         Command::Manifest(args) => release::print_manifest(args),
         Command::Artifacthub(args) => release::artifacthub_files(args),

@@ -48,6 +48,33 @@ impl Policy {
     pub fn from_bytes(name: &str, bytes: &[u8], limits: Limits, verbose: bool) -> Result<Policy> {
         let module = Module::from_binary(engine(), bytes)
             .map_err(|error| anyhow!("module {name} is not a valid WebAssembly module: {error}"))?;
+        Policy::from_module(name, module, limits, verbose)
+    }
+
+    /// Compiles a module into the bytes [`Policy::from_precompiled`] loads without compiling.
+    pub fn precompile(name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+        engine()
+            .precompile_module(bytes)
+            .map_err(|error| anyhow!("module {name} is not a valid WebAssembly module: {error}"))
+    }
+
+    /// A policy from the output of [`Policy::precompile`] by an engine of the same
+    /// [`precompiled_key`].
+    pub fn from_precompiled(
+        name: &str,
+        precompiled: &[u8],
+        limits: Limits,
+        verbose: bool,
+    ) -> Result<Policy> {
+        // SAFETY: wasmtime checks that the bytes are a compiled module of a compatible engine,
+        // but trusts the machine code inside; callers only pass what `precompile` wrote to the
+        // user's own cache.
+        let module = unsafe { Module::deserialize(engine(), precompiled) }
+            .map_err(|error| anyhow!("the compiled module {name} cannot be loaded: {error}"))?;
+        Policy::from_module(name, module, limits, verbose)
+    }
+
+    fn from_module(name: &str, module: Module, limits: Limits, verbose: bool) -> Result<Policy> {
         if module.get_export("__guest_call").is_none() {
             bail!("module {name} is not a waPC policy: it does not export __guest_call");
         }
@@ -132,6 +159,26 @@ impl Policy {
     fn deadline_ticks(&self) -> u64 {
         (self.limits.timeout.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
     }
+}
+
+/// What a compiled module depends on (the wasmtime version, the engine's configuration and
+/// the host's CPU features): a compiled module is only loaded by an engine of the same key.
+pub fn precompiled_key() -> String {
+    use sha2::{Digest, Sha256};
+    use std::hash::{Hash, Hasher};
+    struct Sha256Hasher(Sha256);
+    impl Hasher for Sha256Hasher {
+        fn finish(&self) -> u64 {
+            let digest = self.0.clone().finalize();
+            u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine().precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:x}", hasher.0.finalize())[..16].to_string()
 }
 
 /// An instantiated module that can serve calls one after another.

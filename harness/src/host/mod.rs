@@ -13,7 +13,7 @@ pub mod imports;
 pub mod instance;
 
 pub use error::CallError;
-pub use instance::{Policy, WarmInstance};
+pub use instance::{Policy, WarmInstance, precompiled_key};
 
 use std::time::Duration;
 

@@ -5,10 +5,13 @@
 
 use crate::release::metadata::{Metadata, SOURCE};
 use anyhow::{Context, Result, anyhow, bail};
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{
+    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
+};
 use oci_client::manifest::{OciImageManifest, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -31,17 +34,73 @@ pub fn is_loopback(registry: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
-fn client(reference: &Reference) -> Client {
+/// Registries to reach without TLS, and extra certificate authorities, in the format of
+/// kwctl's and policy-server's `sources.yml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sources {
+    pub insecure_sources: Vec<String>,
+    /// Per registry, its CA certificates: `- path: ca.pem` or `- data: <PEM>`.
+    pub source_authorities: BTreeMap<String, Vec<SourceAuthority>>,
+}
+
+/// One CA certificate of `source_authorities`; kwctl's older `type: Path|Data` is accepted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceAuthority {
+    #[serde(rename = "type")]
+    _type: Option<String>,
+    path: Option<std::path::PathBuf>,
+    data: Option<String>,
+}
+
+impl Sources {
+    pub fn load(path: &std::path::Path) -> Result<Sources> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the sources file {}", path.display()))?;
+        serde_norway::from_str(&text)
+            .with_context(|| format!("the sources file {} is not valid", path.display()))
+    }
+
+    fn certificates(&self) -> Result<Vec<Certificate>> {
+        let mut certificates = Vec::new();
+        for (registry, authorities) in &self.source_authorities {
+            for authority in authorities {
+                let data = match (&authority.path, &authority.data) {
+                    (Some(path), None) => std::fs::read(path).with_context(|| {
+                        format!("cannot read the CA of {registry}: {}", path.display())
+                    })?,
+                    (None, Some(data)) => data.clone().into_bytes(),
+                    _ => bail!("each CA of {registry} needs either a path or data"),
+                };
+                let encoding = if data.starts_with(b"-----BEGIN") {
+                    CertificateEncoding::Pem
+                } else {
+                    CertificateEncoding::Der
+                };
+                certificates.push(Certificate { encoding, data });
+            }
+        }
+        Ok(certificates)
+    }
+}
+
+fn client(reference: &Reference, sources: &Sources) -> Result<Client> {
     let registry = reference.resolve_registry().to_string();
-    let protocol = if is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry])
-    } else {
+    let mut insecure = sources.insecure_sources.clone();
+    if is_loopback(&registry) {
+        insecure.push(registry);
+    }
+    let protocol = if insecure.is_empty() {
         ClientProtocol::Https
+    } else {
+        ClientProtocol::HttpsExcept(insecure)
     };
-    Client::new(ClientConfig {
+    Ok(Client::new(ClientConfig {
         protocol,
+        extra_root_certificates: sources.certificates()?,
         ..Default::default()
-    })
+    }))
 }
 
 /// Credentials for the registry from the Docker config file (`$DOCKER_CONFIG/config.json` or
@@ -107,7 +166,7 @@ pub fn push(module: &[u8], target: &str) -> Result<String> {
     )];
     let config = Config::new(b"{}".to_vec(), WASM_CONFIG_MEDIA_TYPE.to_string(), None);
     let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(&metadata)));
-    let client = client(&reference);
+    let client = client(&reference, &Sources::default())?;
     let auth = auth(&reference)?;
     let digest = runtime()?.block_on(async {
         client
@@ -136,10 +195,36 @@ pub struct Pulled {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The immutable reference `registry/repo@sha256:...` a reference points at now: a tag is
+/// resolved by the registry, a digest reference is returned as it is.
+pub fn resolve(source: &str, sources: &Sources) -> Result<String> {
+    let reference = parse_reference(source)?;
+    let digest = match reference.digest() {
+        Some(digest) => digest.to_string(),
+        None => {
+            let client = client(&reference, sources)?;
+            let auth = auth(&reference)?;
+            runtime()?
+                .block_on(client.fetch_manifest_digest(&reference, &auth))
+                .with_context(|| format!("cannot resolve {source}"))?
+        }
+    };
+    Ok(format!(
+        "{}/{}@{digest}",
+        reference.registry(),
+        reference.repository()
+    ))
+}
+
 /// Pulls a policy module pushed in Kubewarden's layout, checking the layout and the layer digest.
 pub fn pull(source: &str) -> Result<Pulled> {
+    pull_from(source, &Sources::default())
+}
+
+/// [`pull`] with the registries' settings of a `sources.yml`.
+pub fn pull_from(source: &str, sources: &Sources) -> Result<Pulled> {
     let reference = parse_reference(source)?;
-    let client = client(&reference);
+    let client = client(&reference, sources)?;
     let auth = auth(&reference)?;
     let image = runtime()?
         .block_on(client.pull(&reference, &auth, vec![WASM_LAYER_MEDIA_TYPE]))
@@ -201,6 +286,23 @@ mod tests {
         ] {
             assert!(!is_loopback(registry), "{registry}");
         }
+    }
+
+    #[test]
+    fn sources_files_in_kwctl_s_format_are_read() {
+        let sources: Sources = serde_norway::from_str(
+            "insecure_sources: [\"registry.local:5000\"]\nsource_authorities:\n  \"corp.example:5000\":\n    - type: Data\n      data: \"-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n\"\n    - path: /nonexistent/ca.der\n",
+        )
+        .unwrap();
+        assert_eq!(sources.insecure_sources, ["registry.local:5000"]);
+        // The unreadable file is named with its registry.
+        let error = sources.certificates().unwrap_err().to_string();
+        assert!(
+            error.contains("corp.example:5000") && error.contains("/nonexistent/ca.der"),
+            "{error}"
+        );
+        let typo = serde_norway::from_str::<Sources>("insecure_source: [x]\n");
+        assert!(typo.is_err());
     }
 
     #[test]

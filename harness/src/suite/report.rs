@@ -65,7 +65,8 @@ pub fn junit(results: &[CaseResult]) -> String {
     xml
 }
 
-fn escape(text: &str) -> String {
+/// Text for an XML attribute or element.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
