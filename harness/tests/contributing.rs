@@ -146,6 +146,22 @@ fn a_policy_added_by_the_checklist_builds_passes_and_is_found_everywhere() {
         }
     }
 
+    // The other policies' modules, as `make policies` left them, for the run of every suite.
+    std::fs::create_dir_all(scratch.join("build")).unwrap();
+    for entry in std::fs::read_dir(root.join("build")).expect("run `make policies` first") {
+        let module = entry.unwrap().path();
+        if module
+            .extension()
+            .is_some_and(|extension| extension == "wasm")
+        {
+            std::fs::copy(
+                &module,
+                scratch.join("build").join(module.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+
     // Found by every command, with no registration anywhere else.
     let kepguard = Path::new(env!("CARGO_BIN_EXE_kepguard"));
     let built = run(&scratch, kepguard, &["build", NEW]);
