@@ -8,12 +8,13 @@ use std::process::{Command, Stdio};
 const TEMPLATE: &str = "fsgroup-change-policy";
 const NEW: &str = "checklist-example";
 /// What the workspace needs to build and test a policy; everything else stays behind.
-const WORKSPACE: [&str; 7] = [
+const WORKSPACE: [&str; 8] = [
     "Cargo.toml",
     "Cargo.lock",
     "crates",
     "policies",
     "harness",
+    "playground",
     "fixtures",
     "artifacthub",
 ];
@@ -108,6 +109,7 @@ fn a_policy_added_by_the_checklist_builds_passes_and_is_found_everywhere() {
     let scratch =
         std::env::temp_dir().join(format!("kepguard-contributing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
     for entry in WORKSPACE {
         let source = root.join(entry);
         if source.is_dir() {
