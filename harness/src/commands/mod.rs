@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod playground;
 pub mod release;
 pub mod run;
 pub mod test;
