@@ -197,13 +197,15 @@ fn serve(stream: TcpStream, dir: &Path) -> Result<()> {
     if file.is_dir() {
         file = file.join("index.html");
     }
-    let mut stream = stream;
-    let (status, content_type, body) = match std::fs::read(&file) {
-        Ok(body) if safe && (method == "GET" || method == "HEAD") => {
-            ("200 OK", content_type(&file), body)
-        }
-        _ => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+    let found = match (safe, method) {
+        (true, "GET" | "HEAD") => std::fs::read(&file).ok(),
+        _ => None,
     };
+    let (status, content_type, body) = match found {
+        Some(body) => ("200 OK", content_type(&file), body),
+        None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+    };
+    let mut stream = stream;
     write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
