@@ -1,5 +1,5 @@
-//! "The same modules, the same answers": every suite case, a set of hostile inputs and a
-//! sample of mutated requests, evaluated natively (wasmtime, as `kepguard test` and `kepguard
+//! "The same modules, the same answers": every suite case, a set of hostile inputs, a sample
+//! of mutated requests and a sample of the fuzzer's inputs, evaluated natively (wasmtime, as `kepguard test` and `kepguard
 //! run` do) and through the playground's host under Node's WebAssembly engine, must give
 //! byte-identical AdmissionResponses (or the same settings verdict). Run `make policies
 //! playground-host` first (`make test` does).
@@ -16,11 +16,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// One evaluation, as text: what a user types into the page or passes to `kepguard run`.
 struct Job {
     label: String,
     module: PathBuf,
-    settings: Value,
-    request: Value,
+    settings: String,
+    request: String,
 }
 
 fn root() -> PathBuf {
@@ -30,25 +31,33 @@ fn root() -> PathBuf {
 /// What both sides say of a request text that does not parse (nested deeper than serde_json
 /// reads, say): neither `kepguard run` nor the playground can send it to the policy.
 const UNPARSEABLE: &str = "error: the request does not parse";
+const UNPARSEABLE_SETTINGS: &str = "error: the settings do not parse";
 
 /// What `kepguard run` gives for the request's JSON text: the response's JSON text, or the
 /// settings verdict, or an error.
 fn native(policies: &mut HashMap<PathBuf, Policy>, job: &Job) -> String {
-    let Ok(document) = parse_document(&job.request.to_string()) else {
+    let Ok(settings) = admission::parse_settings(&job.settings, "given with --settings-json")
+    else {
+        return UNPARSEABLE_SETTINGS.into();
+    };
+    let Ok(document) = parse_document(&job.request) else {
         return UNPARSEABLE.into();
     };
-    let request = request_from_document(document, &WrapOptions::default()).unwrap();
+    let request = match request_from_document(document, &WrapOptions::default()) {
+        Ok(request) => request,
+        Err(error) => return format!("error: {error}"),
+    };
     let policy = policies.entry(job.module.clone()).or_insert_with(|| {
         Policy::load(&job.module, Limits::default(), false).expect("the module loads")
     });
-    match admission::validate_settings(policy, &job.settings) {
+    match admission::validate_settings(policy, &settings) {
         Err(error) => return format!("error: {error}"),
         Ok(verdict) if !verdict.valid => {
             return format!("invalid settings: {}", verdict.message.unwrap_or_default());
         }
         Ok(_) => {}
     }
-    match admission::evaluate(policy, &request, &job.settings) {
+    match admission::evaluate(policy, &request, &settings) {
         Ok(response) => response.to_json(),
         Err(error) => format!("error: {error:#}"),
     }
@@ -67,8 +76,8 @@ fn in_node(jobs: &[Job]) -> Vec<String> {
         .map(|job| {
             json!({
                 "module": job.module,
-                "settings": job.settings.to_string(),
-                "request": job.request.to_string(),
+                "settings": job.settings,
+                "request": job.request,
             })
         })
         .collect();
@@ -94,7 +103,12 @@ fn in_node(jobs: &[Job]) -> Vec<String> {
                 result["message"].as_str().unwrap_or_default()
             ),
             Some("error") => match result["message"].as_str().unwrap_or_default() {
-                message if message.contains("is not valid JSON or YAML") => UNPARSEABLE.into(),
+                message if message.contains("the request is not valid JSON or YAML") => {
+                    UNPARSEABLE.into()
+                }
+                message if message.contains("are not valid YAML or JSON") => {
+                    UNPARSEABLE_SETTINGS.into()
+                }
                 message => format!("error: {message}"),
             },
             _ => result["response"].as_str().unwrap_or_default().to_string(),
@@ -121,8 +135,8 @@ fn suite_jobs() -> Vec<Job> {
             jobs.push(Job {
                 label: format!("{} / {}", suite.name, case.name),
                 module: module.clone(),
-                settings: case.settings(&suite, &defaults).unwrap(),
-                request,
+                settings: case.settings(&suite, &defaults).unwrap().to_string(),
+                request: request.to_string(),
             });
         }
     }
@@ -246,24 +260,62 @@ fn every_suite_case_gives_the_same_response() {
 fn hostile_and_mutated_requests_give_the_same_response() {
     let mut jobs = Vec::new();
     let mut hostile_done = std::collections::HashSet::new();
-    for job in suite_jobs()
-        .into_iter()
-        .filter(|job| job.request["object"].is_object())
-    {
+    for job in suite_jobs() {
+        let request: Value = serde_json::from_str(&job.request).unwrap();
+        if !request["object"].is_object() {
+            continue;
+        }
         // The hostile set once per module (it holds a 4 MiB request), mutations for every case.
         let hostile = match hostile_done.insert(job.module.clone()) {
-            true => hostile(&job.request),
+            true => hostile(&request),
             false => Vec::new(),
         };
         let variants = hostile
             .into_iter()
-            .chain(mutations(&job.request).into_iter().take(6));
+            .chain(mutations(&request).into_iter().take(6));
         for (name, request) in variants {
             jobs.push(Job {
                 label: format!("{} ({name})", job.label),
                 module: job.module.clone(),
                 settings: job.settings.clone(),
-                request,
+                request: request.to_string(),
+            });
+        }
+    }
+    compare(&jobs);
+}
+
+/// Fuzz inputs per policy: the fuzzer's own generator (structure-aware mutations of the
+/// fixtures, arbitrary JSON), from a fixed seed.
+const FUZZ_SAMPLE: usize = 150;
+
+#[test]
+fn a_sample_of_fuzz_inputs_gives_the_same_response() {
+    use kepguard_testing::fuzz::{Kind, inputs};
+    use kepguard_testing::proptest::strategy::{Strategy, ValueTree};
+    use kepguard_testing::proptest::test_runner::TestRunner;
+
+    let mut jobs = Vec::new();
+    for path in workspace::suites(&root()).unwrap() {
+        let suite = Suite::load(&path).unwrap();
+        let strategy = inputs(&suite.dir.to_string_lossy());
+        let mut runner = TestRunner::deterministic();
+        let mut taken = 0;
+        while taken < FUZZ_SAMPLE {
+            let input = strategy.new_tree(&mut runner).unwrap().current();
+            // Only validate payloads with a settings and a request object can be typed in.
+            let Ok(payload) = serde_json::from_slice::<Value>(&input.payload) else {
+                continue;
+            };
+            if input.kind != Kind::Validate || !payload["request"].is_object() {
+                continue;
+            }
+            taken += 1;
+            jobs.push(Job {
+                label: format!("{} fuzz #{taken}", suite.name),
+                module: suite.module(),
+                settings: payload["settings"].to_string(),
+                request: payload["request"].to_string(),
             });
         }
     }
