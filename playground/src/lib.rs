@@ -121,11 +121,12 @@ impl Playground {
     fn evaluate(&self, settings: &str, request: &str, options: &str) -> Result<Evaluation, String> {
         let settings = kepguard_admission::parse_settings(settings, "in the settings editor")
             .map_err(|error| error.0)?;
-        let options = wrap_options(options)?;
-        let document = parse_document(request)
-            .map_err(|error| format!("the request is not valid JSON or YAML: {error}"))?;
-        let request = kepguard_admission::request_from_document(document, &options)
-            .map_err(|error| error.0)?;
+        // The request is read before the settings are validated, as `kepguard run` does; an
+        // empty one is allowed, so that a settings-only sample can be run.
+        let request = match request.trim() {
+            "" => None,
+            text => Some(read_request(text, options)?),
+        };
         let answer = self
             .guest
             .call(
@@ -138,10 +139,12 @@ impl Playground {
             return Ok(Evaluation {
                 verdict: "invalid settings".into(),
                 message: Some(verdict.message.unwrap_or_default()),
-                request: Some(request),
                 ..Evaluation::default()
             });
         }
+        let Some(request) = request else {
+            return Err("the settings are valid; write a request to evaluate".into());
+        };
         let answer = self
             .guest
             .call(
@@ -168,6 +171,13 @@ impl Playground {
             log: Vec::new(),
         })
     }
+}
+
+fn read_request(text: &str, options: &str) -> Result<Value, String> {
+    let options = wrap_options(options)?;
+    let document = parse_document(text)
+        .map_err(|error| format!("the request is not valid JSON or YAML: {error}"))?;
+    kepguard_admission::request_from_document(document, &options).map_err(|error| error.0)
 }
 
 /// The wrap options from the page: a JSON object whose `oldObject` and `userInfo` may be

@@ -124,6 +124,16 @@ try {
     check(invalid === 'invalid settings' && message.length > 0, `${name}: invalid settings show "${message.slice(0, 80)}"`);
   }
 
+  // A settings-only sample needs no request.
+  const settingsOnly = samples.cases.findIndex((c) => c.expected.verdict === 'invalid settings');
+  if (settingsOnly >= 0) {
+    await setValue('sample', String(settingsOnly));
+    await until(async () => (await text('status')).includes('compiled'), 'the module to compile');
+    const verdict = await runPage();
+    const expected = await js('return document.getElementById("expected").className');
+    check(verdict === 'invalid settings' && !expected.includes('mismatch'), `a settings-only sample gives invalid settings (${verdict})`);
+  }
+
   // Bad input.
   const good = samples.cases.findIndex((c) => c.request && c.expected.verdict !== 'invalid settings');
   await setValue('sample', String(good));
