@@ -9,7 +9,8 @@
 #   binaryen  Debian's binaryen, for wasm-opt -O3 on each module (smaller, faster modules)
 #   playground  the wasm32-unknown-unknown Rust target of the browser playground's host, from
 #             rustup, and wasm-bindgen-cli (cargo install --locked) of exactly the version that
-#             playground/Cargo.toml pins for the wasm-bindgen crate: the two must agree
+#             playground/Cargo.toml pins for the wasm-bindgen crate: the two must agree; and
+#             Node (Debian's nodejs when there is none), which runs the equivalence and browser tests
 #   browser   Debian's chromium and chromium-driver, for the playground's headless browser test
 #   registry  Debian's docker-registry, the CNCF distribution registry, a real OCI registry
 #             on 127.0.0.1 for the publishing tests (with curl and python3, which the
@@ -63,6 +64,7 @@ setup_playground() {
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
     cargo install wasm-bindgen-cli --version "$version" --locked
   fi
+  command -v node >/dev/null 2>&1 || apt_install nodejs
 }
 
 setup_browser() {
