@@ -87,7 +87,7 @@ fn in_node(jobs: &[Job]) -> Vec<String> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("node runs (scripts/setup.sh installs nothing for it: Node 20 is required)");
+        .expect("node runs (`scripts/setup.sh playground` installs it)");
     let mut stdin = child.stdin.take().unwrap();
     let payload = serde_json::to_vec(&input).unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(&payload));
