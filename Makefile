@@ -6,9 +6,15 @@
 #   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
 #   make bench  performance of every module against the native baseline: build/bench.json;
 #               and kepguard check on 1,000 objects
+#   make playground  the browser playground as a static site in build/playground/
+#               (`kepguard playground` serves it; docs/playground.md)
 # Tools that are missing are installed by scripts/setup.sh, the one list of them.
 
-KEPGUARD := target/debug/kepguard
+KEPGUARD := $(or $(CARGO_TARGET_DIR),target)/debug/kepguard
+# The playground's host, compiled for the browser, and the wasm-bindgen output made of it.
+PLAYGROUND_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/playground/kepguard_playground.wasm
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 SUITES   ?=
 POLICIES ?=
 # Where `make publish` pushes <policy>:v<version>; empty: each policy's io.kubewarden.policy.ociUrl.
@@ -17,7 +23,8 @@ REGISTRY ?=
 VERSION  ?=
 
 .PHONY: all run host policies suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test check-test fuzz bench
+	annotate artifacthub artifacthub-check publish registry-test check-test fuzz bench \
+	playground playground-host playground-browser-test
 
 all: run
 
@@ -43,8 +50,9 @@ fmt-check:
 clippy: host
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# The harness's tests run the built modules, so the modules come first.
-unit-tests: policies
+# The harness's tests run the built modules, so the modules come first; the playground's
+# equivalence test runs them through the playground's host under Node.
+unit-tests: policies playground-host
 	cargo test --workspace
 
 # A longer fuzzing run than the 20,000 cases per policy of `make test`.
@@ -90,7 +98,33 @@ bench: policies
 	$(MAKE) annotate
 	KEPGUARD=$(KEPGUARD) scripts/check-bench.sh
 
-test: fmt-check clippy unit-tests suites artifacthub-check registry-test check-test
+# The playground's host for the browser (build/playground-pkg, optimised) and for Node
+# (build/playground-node, for the equivalence test).
+playground-host:
+	scripts/setup.sh playground binaryen
+	cargo build --target wasm32-unknown-unknown --profile playground -p kepguard-playground
+	rm -rf build/playground-pkg build/playground-node
+	wasm-bindgen --target web --no-typescript --out-dir build/playground-pkg $(PLAYGROUND_WASM)
+	wasm-opt -Oz $(WASM_OPT_FEATURES) build/playground-pkg/kepguard_playground_bg.wasm \
+		-o build/playground-pkg/kepguard_playground_bg.wasm
+	wasm-bindgen --target nodejs --no-typescript --out-dir build/playground-node $(PLAYGROUND_WASM)
+
+# The static site: the page, the host, the annotated modules and every suite case as a sample.
+playground: annotate playground-host
+	rm -rf build/playground
+	mkdir -p build/playground/pkg build/playground/modules
+	cp -r playground/site/. build/playground/
+	cp build/playground-pkg/* build/playground/pkg/
+	cp build/annotated/*.wasm build/playground/modules/
+	$(KEPGUARD) playground --write-samples build/playground/samples.json
+
+# Headless Chromium over WebDriver against `kepguard playground`: build/playground-screenshots/.
+playground-browser-test: playground
+	scripts/setup.sh browser
+	node playground/tests/browser.mjs $(KEPGUARD) build/playground
+
+test: fmt-check clippy unit-tests suites artifacthub-check registry-test check-test \
+	playground-browser-test
 
 clean:
 	rm -rf build

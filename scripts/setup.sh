@@ -7,6 +7,11 @@
 #             rust-web-src), lld and wasi-libc, so that `kepguard build` rebuilds std for the
 #             target (-Zbuild-std)
 #   binaryen  Debian's binaryen, for wasm-opt -O3 on each module (smaller, faster modules)
+#   playground  the wasm32-unknown-unknown Rust target of the browser playground's host, from
+#             rustup, and wasm-bindgen-cli (cargo install --locked) of exactly the version that
+#             playground/Cargo.toml pins for the wasm-bindgen crate: the two must agree; and
+#             Node (Debian's nodejs when there is none), which runs the equivalence and browser tests
+#   browser   Debian's chromium and chromium-driver, for the playground's headless browser test
 #   registry  Debian's docker-registry, the CNCF distribution registry, a real OCI registry
 #             on 127.0.0.1 for the publishing tests (with curl and python3, which the
 #             registry scripts use)
@@ -50,6 +55,24 @@ setup_binaryen() {
     echo "setup: binaryen is not available: the modules will not be optimised" >&2
 }
 
+setup_playground() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || \
+    rustup target add wasm32-unknown-unknown
+  local version
+  version=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' "$(dirname "$0")/../playground/Cargo.toml")
+  [ -n "$version" ] || { echo "setup: playground/Cargo.toml does not pin wasm-bindgen with =" >&2; exit 1; }
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
+    cargo install wasm-bindgen-cli --version "$version" --locked
+  fi
+  command -v node >/dev/null 2>&1 || apt_install nodejs
+}
+
+setup_browser() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver
+  fi
+}
+
 setup_registry() {
   [ -x /usr/bin/docker-registry ] || apt_install docker-registry
   command -v curl >/dev/null 2>&1 || apt_install curl
@@ -57,12 +80,14 @@ setup_registry() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(wasm binaryen registry)
+[ ${#steps[@]} -gt 0 ] || steps=(wasm binaryen playground browser registry)
 for step in "${steps[@]}"; do
   case "$step" in
     wasm) setup_wasm ;;
     binaryen) setup_binaryen ;;
+    playground) setup_playground ;;
+    browser) setup_browser ;;
     registry) setup_registry ;;
-    *) echo "setup: unknown step $step (the steps: wasm binaryen registry)" >&2; exit 2 ;;
+    *) echo "setup: unknown step $step (the steps: wasm binaryen playground browser registry)" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,7 @@
 //! `kepguard`: runs Kubewarden policy modules natively, as policy-server does.
 
 use clap::{Parser, Subcommand};
-use kepguard::commands::{bench, build, check, release, run, test};
+use kepguard::commands::{bench, build, check, playground, release, run, test};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -42,6 +42,8 @@ enum Command {
     /// Measure every policy (or the suites named): module size and compile time, latency on
     /// fresh and warm instances, throughput, and the ratio to the native baseline.
     Bench(bench::BenchArgs),
+    /// Serve the browser playground (built by `make playground`) on 127.0.0.1.
+    Playground(playground::PlaygroundArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Pull(args) => release::pull(args),
         Command::Publish(args) => release::publish(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Playground(args) => playground::playground(args),
     };
     match outcome {
         Ok(code) => code,

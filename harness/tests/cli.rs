@@ -353,3 +353,73 @@ fn bench_reports_every_figure_with_the_native_ratio() {
     );
     assert!(policy["linear"].is_boolean(), "{policy}");
 }
+
+/// An HTTP GET of `path` from a server on 127.0.0.1:`port`: (status line, headers and body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+#[test]
+fn playground_serves_its_site_and_nothing_else() {
+    use std::io::{BufRead, BufReader};
+    let dir = scratch("playground");
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    write(&site, "index.html", "<!doctype html><p>kepguard");
+    write(&site.join("pkg"), "host.wasm", b"\0asm\x01\0\0\0");
+    write(&dir, "secret.txt", "not served");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_kepguard"))
+        .args(["playground", "--port", "0", "--dir"])
+        .arg(&site)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no URL printed: {line:?}"));
+    assert!(
+        line.starts_with("kepguard playground: http://127.0.0.1:"),
+        "{line}"
+    );
+
+    let (head, body) = http_get(port, "/");
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.contains("text/html"),
+        "{head}"
+    );
+    assert_eq!(body, "<!doctype html><p>kepguard");
+    let (head, _) = http_get(port, "/pkg/host.wasm");
+    assert!(head.contains("Content-Type: application/wasm"), "{head}");
+    let (head, _) = http_get(port, "/../secret.txt");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, _) = http_get(port, "/missing.js");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn playground_refuses_a_folder_without_a_site() {
+    let dir = scratch("playground-empty");
+    let output = kepguard(&["playground", "--dir", &dir.to_string_lossy()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("make playground"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -8,12 +8,13 @@ use std::process::{Command, Stdio};
 const TEMPLATE: &str = "fsgroup-change-policy";
 const NEW: &str = "checklist-example";
 /// What the workspace needs to build and test a policy; everything else stays behind.
-const WORKSPACE: [&str; 7] = [
+const WORKSPACE: [&str; 8] = [
     "Cargo.toml",
     "Cargo.lock",
     "crates",
     "policies",
     "harness",
+    "playground",
     "fixtures",
     "artifacthub",
 ];

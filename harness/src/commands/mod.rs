@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod build;
 pub mod check;
+pub mod playground;
 pub mod release;
 pub mod run;
 pub mod test;

@@ -47,6 +47,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let response = admission::evaluate(&policy, &request, &settings)?;
-    println!("{}", serde_json::to_string(&response)?);
+    println!("{}", response.to_json());
     Ok(ExitCode::SUCCESS)
 }

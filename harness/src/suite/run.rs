@@ -102,11 +102,7 @@ fn run_case(policy: &Policy, suite: &Suite, case: &Case, defaults: &Value) -> Re
     let request_path = suite.path(case.request.as_ref().expect("checked before running"));
     let request = admission::load_request(&request_path)?;
     let response = admission::evaluate(policy, &request, &settings)?;
-    let label = match (&response.patch, response.allowed) {
-        (Some(_), _) => "mutated",
-        (None, true) => "allowed",
-        (None, false) => "rejected",
-    };
+    let label = response.verdict();
     let failure = compare(suite, case, &request, &response)?;
     Ok((label.into(), failure))
 }
@@ -162,10 +158,7 @@ fn compare(
                 .with_context(|| format!("cannot read patched file {}", path.display()))?;
             let expected: Value = serde_json::from_str(&text)
                 .with_context(|| format!("patched file {} is not valid JSON", path.display()))?;
-            let mut patched = request.get("object").cloned().unwrap_or(Value::Null);
-            json_patch::patch(&mut patched, &patch)
-                .map_err(|error| anyhow!("the patch does not apply to the object: {error}"))?;
-            if patched != expected {
+            if response.patched_object(request)?.as_ref() != Some(&expected) {
                 problems.push(format!(
                     "the patched object differs from {}: the policy's patch was {}",
                     path.display(),
