@@ -26,6 +26,12 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
 fn copy_tree(from: &Path, to: &Path, rename: &dyn Fn(&str) -> String) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -88,8 +94,10 @@ fn run(scratch: &Path, program: &Path, args: &[&str]) -> String {
     let output = Command::new(program)
         .args(args)
         .current_dir(scratch)
-        // Dependencies built once for the repository serve the copy too.
-        .env("CARGO_TARGET_DIR", repo_root().join("target/contributing"))
+        // The repository's own target folder: its dependencies serve the copy, and the copy's
+        // crates are the repository's, byte for byte, but for the new policy. Cargo releases
+        // the folder's lock before it runs the tests.
+        .env("CARGO_TARGET_DIR", target_dir())
         .stdin(Stdio::null())
         .output()
         .unwrap();
