@@ -2,7 +2,8 @@
 #   make        build the policies and run every suite (the verdict table)
 #   make test   everything CI checks: format, lints, unit tests, modules, suites, the
 #               Artifact Hub files, and a push/pull round trip through a real OCI registry
-#   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
+#   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name] [SIGN_KEY=cosign.key]
+#   make sbom   build/sbom/<policy>.spdx.json, the SPDX 2.3 SBOM of each module (docs/signing.md)
 #   make bench  performance of every module against the native baseline: build/bench.json
 # Tools that are missing are installed by scripts/setup.sh, the one list of them.
 
@@ -13,9 +14,11 @@ POLICIES ?=
 REGISTRY ?=
 # If set, `make publish` refuses any policy whose crate version differs.
 VERSION  ?=
+# If set, `make publish` signs each pushed module with this cosign key ($COSIGN_PASSWORD).
+SIGN_KEY ?=
 
 .PHONY: all run host policies suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test fuzz bench
+	annotate artifacthub artifacthub-check publish registry-test fuzz bench sbom
 
 all: run
 
@@ -62,8 +65,13 @@ artifacthub: host
 artifacthub-check: host
 	$(KEPGUARD) artifacthub --check
 
+# The SPDX 2.3 SBOM of each module: the crates its wasm32-wasip1 build links, from cargo metadata.
+sbom: host
+	$(KEPGUARD) sbom $(POLICIES)
+
 publish: annotate
-	$(KEPGUARD) publish $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(VERSION),--version $(VERSION)) $(POLICIES)
+	$(KEPGUARD) publish $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(VERSION),--version $(VERSION)) \
+		$(if $(SIGN_KEY),--sign-key $(SIGN_KEY)) $(POLICIES)
 
 # Pushes every annotated policy to a throwaway registry on 127.0.0.1 and pulls it back.
 registry-test: annotate

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod build;
 pub mod release;
 pub mod run;
+pub mod signing;
 pub mod test;
 
 use crate::host::Limits;
