@@ -1,9 +1,10 @@
 # kepguard: Kubewarden policies for recent Kubernetes features.
 #   make        build the policies and run every suite (the verdict table)
 #   make test   everything CI checks: format, lints, unit tests, modules, suites, the
-#               Artifact Hub files, a push/pull round trip through a real OCI registry, and
-#               `kepguard check` end to end
-#   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name]
+#               Artifact Hub files, a push/pull/sign/verify round trip through a real OCI
+#               registry, `kepguard check` end to end, and the playground in Node and Chromium
+#   make publish REGISTRY=ghcr.io/you/policies [VERSION=0.1.0] [POLICIES=name] [SIGN_KEY=cosign.key]
+#   make sbom   build/sbom/<policy>.spdx.json, the SPDX 2.3 SBOM of each module (docs/signing.md)
 #   make bench  performance of every module against the native baseline: build/bench.json;
 #               and kepguard check on 1,000 objects
 #   make playground  the browser playground as a static site in build/playground/
@@ -21,9 +22,11 @@ POLICIES ?=
 REGISTRY ?=
 # If set, `make publish` refuses any policy whose crate version differs.
 VERSION  ?=
+# If set, `make publish` signs each pushed module with this cosign key ($COSIGN_PASSWORD).
+SIGN_KEY ?=
 
 .PHONY: all run host policies suites test fmt-check clippy unit-tests clean \
-	annotate artifacthub artifacthub-check publish registry-test check-test fuzz bench \
+	annotate artifacthub artifacthub-check publish registry-test check-test fuzz bench sbom \
 	playground playground-host playground-browser-test
 
 all: run
@@ -72,8 +75,13 @@ artifacthub: host
 artifacthub-check: host
 	$(KEPGUARD) artifacthub --check
 
+# The SPDX 2.3 SBOM of each module: the crates its wasm32-wasip1 build links, from cargo metadata.
+sbom: host
+	$(KEPGUARD) sbom $(POLICIES)
+
 publish: annotate
-	$(KEPGUARD) publish $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(VERSION),--version $(VERSION)) $(POLICIES)
+	$(KEPGUARD) publish $(if $(REGISTRY),--registry $(REGISTRY)) $(if $(VERSION),--version $(VERSION)) \
+		$(if $(SIGN_KEY),--sign-key $(SIGN_KEY)) $(POLICIES)
 
 # Pushes every annotated policy to a throwaway registry on 127.0.0.1 and pulls it back.
 registry-test: annotate

@@ -127,7 +127,7 @@ pub fn build_modules(root: &Path, names: &[String], out: &Path) -> Result<Vec<Pa
 
 /// rustup's cargo when the target is installed; otherwise Debian's Rust rebuilding std for
 /// the target, the fallback where rustup cannot download it.
-fn cargo_command(root: &Path) -> Result<Command> {
+pub fn cargo_command(root: &Path) -> Result<Command> {
     if target_installed(root) {
         return Ok(Command::new(
             std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),

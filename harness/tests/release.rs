@@ -93,6 +93,35 @@ fn a_metadata_version_other_than_the_crate_version_is_refused() {
 }
 
 #[test]
+fn host_capabilities_must_be_declared_and_empty() {
+    let root = scratch("host-capabilities");
+    let dir = root.join("policies/fsgroup-change-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = repo_root().join("policies/fsgroup-change-policy");
+    let metadata = std::fs::read_to_string(source.join("metadata.yml")).unwrap();
+    std::fs::copy(source.join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+    assert!(metadata.contains("hostCapabilities: []\n"));
+    for (replacement, expected) in [
+        ("", "missing field `hostCapabilities`"),
+        (
+            "hostCapabilities: [\"oci/v1/verify\"]\n",
+            "declare hostCapabilities: []",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("metadata.yml"),
+            metadata.replace("hostCapabilities: []\n", replacement),
+        )
+        .unwrap();
+        let error = format!(
+            "{:#}",
+            PolicyDir::load(&root, "fsgroup-change-policy").unwrap_err()
+        );
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
+#[test]
 fn annotate_embeds_camel_case_metadata_with_protocol_and_usage() {
     let policy = policy("nodeport-subrange");
     let module = guest_answering(r#""v1""#);
@@ -110,6 +139,7 @@ fn annotate_embeds_camel_case_metadata_with_protocol_and_usage() {
             "backgroundAudit",
             "contextAwareResources",
             "executionMode",
+            "hostCapabilities",
             "mutating",
             "policyType",
             "protocolVersion",
@@ -122,6 +152,7 @@ fn annotate_embeds_camel_case_metadata_with_protocol_and_usage() {
     assert_eq!(json["mutating"], true);
     assert_eq!(json["backgroundAudit"], false);
     assert_eq!(json["contextAwareResources"], serde_json::json!([]));
+    assert_eq!(json["hostCapabilities"], serde_json::json!([]));
     assert_eq!(json["rules"][0]["apiGroups"], serde_json::json!([""]));
     assert_eq!(
         json["rules"][0]["resources"],
@@ -417,4 +448,50 @@ fn an_unannotated_module_is_never_pushed() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("not annotated"), "{error}");
+}
+
+#[test]
+fn the_verification_config_requires_the_key_and_the_release_workflow() {
+    let dir = scratch("verification-config");
+    let (_, public) = kepguard::release::signing::generate_key_pair("").unwrap();
+    let key = dir.join("cosign.pub");
+    std::fs::write(&key, &public).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kepguard"))
+        .args(["manifest", "--verification-config"])
+        .arg(&key)
+        .args(["--github-owner", "kepguard", "--github-repo", "kepguard"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config: serde_norway::Value = serde_norway::from_slice(&output.stdout).unwrap();
+    let expected: serde_norway::Value = serde_norway::from_str(&format!(
+        "apiVersion: v1\nallOf:\n- kind: pubKey\n  key: {public:?}\n\
+         - kind: githubAction\n  owner: kepguard\n  repo: kepguard\n"
+    ))
+    .unwrap();
+    assert_eq!(config, expected);
+
+    // A private key, or no key at all, is refused.
+    std::fs::write(dir.join("cosign.key"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    for args in [
+        vec![
+            "manifest".to_string(),
+            "--verification-config".to_string(),
+            dir.join("cosign.key").display().to_string(),
+        ],
+        vec!["manifest".to_string()],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_kepguard"))
+            .args(&args)
+            .current_dir(repo_root())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(output.stdout.is_empty(), "{args:?} printed something");
+    }
 }

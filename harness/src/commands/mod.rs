@@ -7,6 +7,7 @@ pub mod check;
 pub mod playground;
 pub mod release;
 pub mod run;
+pub mod signing;
 pub mod test;
 
 use crate::host::Limits;

@@ -3,7 +3,8 @@
 use super::policies;
 use crate::release::manifest::{ManifestKind, ManifestOptions};
 use crate::release::metadata::{Metadata, PolicyDir, TITLE, VERSION};
-use crate::release::{annotate, artifacthub, manifest, oci};
+use crate::release::verification::{self, Requirement};
+use crate::release::{annotate, artifacthub, manifest, oci, sbom, signing};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,20 @@ pub struct AnnotateArgs {
 
 #[derive(Args)]
 pub struct ManifestArgs {
-    pub policy: String,
+    /// The policy; not needed with --verification-config.
+    #[arg(required_unless_present = "verification_config")]
+    pub policy: Option<String>,
+    /// Instead of a policy, print the policy-server verification config (the format of
+    /// `kwctl scaffold verification-config`) that requires a signature by this public key.
+    #[arg(long, value_name = "PUBLIC_KEY", conflicts_with_all = ["settings", "module", "mode"])]
+    pub verification_config: Option<PathBuf>,
+    /// With --verification-config: also require a keyless signature made by a GitHub Actions
+    /// workflow of this owner (the release workflow's).
+    #[arg(long, requires = "verification_config")]
+    pub github_owner: Option<String>,
+    /// With --github-owner: only workflows of this repository.
+    #[arg(long, requires = "github_owner")]
+    pub github_repo: Option<String>,
     /// Settings as a YAML or JSON file; default: none.
     #[arg(long)]
     pub settings: Option<PathBuf>,
@@ -45,6 +59,15 @@ pub struct ArtifacthubArgs {
     /// Only check that the committed files are up to date.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Args)]
+pub struct SbomArgs {
+    /// Policies; default: every policy.
+    pub policies: Vec<String>,
+    /// Where <policy>.spdx.json goes.
+    #[arg(long, default_value = "build/sbom")]
+    pub output_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -77,6 +100,9 @@ pub struct PublishArgs {
     /// Where the annotated modules are.
     #[arg(long, default_value = "build/annotated")]
     pub annotated_dir: PathBuf,
+    /// Sign each pushed module with this cosign private key ($COSIGN_PASSWORD).
+    #[arg(long)]
+    pub sign_key: Option<PathBuf>,
 }
 
 pub fn annotate_policies(args: AnnotateArgs) -> Result<ExitCode> {
@@ -110,7 +136,24 @@ pub fn annotate_policies(args: AnnotateArgs) -> Result<ExitCode> {
 }
 
 pub fn print_manifest(args: ManifestArgs) -> Result<ExitCode> {
-    let policy = PolicyDir::load(Path::new("."), &args.policy)?;
+    if let Some(public_key) = &args.verification_config {
+        let key = String::from_utf8(signing::load_public_key(public_key)?)
+            .with_context(|| format!("{} is not text", public_key.display()))?;
+        let mut requirements = vec![Requirement::PubKey { owner: None, key }];
+        if let Some(owner) = args.github_owner {
+            requirements.push(Requirement::GithubAction {
+                owner,
+                repo: args.github_repo,
+            });
+        }
+        print!("{}", verification::render(requirements)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args
+        .policy
+        .as_deref()
+        .context("name the policy whose manifest to print")?;
+    let policy = PolicyDir::load(Path::new("."), name)?;
     let settings = match &args.settings {
         None => serde_norway::Mapping::new(),
         Some(path) => {
@@ -163,6 +206,13 @@ pub fn artifacthub_files(args: ArtifacthubArgs) -> Result<ExitCode> {
     Ok(ExitCode::FAILURE)
 }
 
+pub fn sboms(args: SbomArgs) -> Result<ExitCode> {
+    for path in sbom::write(Path::new("."), &policies(&args.policies)?, &args.output_dir)? {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn push(args: PushArgs) -> Result<ExitCode> {
     let module = std::fs::read(&args.module)
         .with_context(|| format!("cannot read {}", args.module.display()))?;
@@ -198,6 +248,12 @@ pub fn pull(args: PullArgs) -> Result<ExitCode> {
 
 pub fn publish(args: PublishArgs) -> Result<ExitCode> {
     let policies = policies(&args.policies)?;
+    // A key that cannot be opened stops the publication before anything is pushed.
+    let signing_key = args
+        .sign_key
+        .as_deref()
+        .map(super::signing::signing_key)
+        .transpose()?;
     if let Some(version) = &args.version {
         let version = version.strip_prefix('v').unwrap_or(version);
         let differing: Vec<_> = policies
@@ -239,6 +295,11 @@ pub fn publish(args: PublishArgs) -> Result<ExitCode> {
         let reference = oci::push(&module, &target)
             .with_context(|| format!("cannot publish {}", policy.name))?;
         println!("{reference}");
+        if let Some(key) = &signing_key {
+            let signature = signing::sign(&reference, key)
+                .with_context(|| format!("cannot sign {reference}"))?;
+            eprintln!("{}: signed, {signature}", policy.name);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

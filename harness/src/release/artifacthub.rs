@@ -129,7 +129,7 @@ pub fn render(policy: &PolicyDir, created_at: &str) -> Result<String> {
             },
         ],
         install: format!(
-            "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/kwctl):\n\
+            "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/adm-controller):\n\
              ```console\n\
              kwctl pull {image}\n\
              ```\n\

@@ -80,6 +80,10 @@ pub struct Metadata {
     pub background_audit: bool,
     #[serde(default)]
     pub context_aware_resources: Vec<ContextAwareResource>,
+    /// The host capabilities (`oci/v1/verify`, `kubernetes/*`, ...) the module may call;
+    /// kwctl 1.35+ compares them with the module's imports at annotate time and
+    /// policy-server denies the others. Required, so that every policy states it.
+    pub host_capabilities: Vec<String>,
     pub execution_mode: String,
     pub policy_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,6 +230,13 @@ impl PolicyDir {
         }
         if metadata.rules.is_empty() {
             bail!("rules: a policy must name the resources it judges");
+        }
+        if !metadata.host_capabilities.is_empty() {
+            bail!(
+                "hostCapabilities is {:?}, but kepguard policies call no host capability (the harness \
+                 answers none, so a policy using one could not be tested): declare hostCapabilities: []",
+                metadata.host_capabilities
+            );
         }
         if metadata.protocol_version.is_some() {
             bail!("protocolVersion is read from the module when annotating; remove it");

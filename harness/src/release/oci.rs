@@ -105,7 +105,7 @@ fn client(reference: &Reference, sources: &Sources) -> Result<Client> {
 
 /// Credentials for the registry from the Docker config file (`$DOCKER_CONFIG/config.json` or
 /// `~/.docker/config.json`, credential helpers included); anonymous when it has none.
-fn auth(reference: &Reference) -> Result<RegistryAuth> {
+pub fn registry_auth(reference: &Reference) -> Result<RegistryAuth> {
     use docker_credential::{CredentialRetrievalError as Error, DockerCredential};
     let server = reference.resolve_registry();
     match docker_credential::get_credential(server) {
@@ -122,7 +122,7 @@ fn auth(reference: &Reference) -> Result<RegistryAuth> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,7 +167,7 @@ pub fn push(module: &[u8], target: &str) -> Result<String> {
     let config = Config::new(b"{}".to_vec(), WASM_CONFIG_MEDIA_TYPE.to_string(), None);
     let manifest = OciImageManifest::build(&layers, &config, Some(manifest_annotations(&metadata)));
     let client = client(&reference, &Sources::default())?;
-    let auth = auth(&reference)?;
+    let auth = registry_auth(&reference)?;
     let digest = runtime()?.block_on(async {
         client
             .push(&reference, &layers, config, &auth, Some(manifest))
@@ -183,6 +183,27 @@ pub fn push(module: &[u8], target: &str) -> Result<String> {
         reference.registry(),
         reference.repository()
     ))
+}
+
+/// Whether the registry holds a manifest at `reference`.
+pub fn manifest_exists(reference: &str) -> Result<bool> {
+    let parsed = parse_reference(reference)?;
+    let client = client(&parsed, &Sources::default())?;
+    let auth = registry_auth(&parsed)?;
+    match runtime()?.block_on(client.fetch_manifest_digest(&parsed, &auth)) {
+        Ok(_) => Ok(true),
+        Err(oci_client::errors::OciDistributionError::ImageManifestNotFoundError(_)) => Ok(false),
+        Err(oci_client::errors::OciDistributionError::RegistryError { envelope, .. })
+            if envelope
+                .errors
+                .iter()
+                .any(|error| error.code == oci_client::errors::OciErrorCode::ManifestUnknown) =>
+        {
+            Ok(false)
+        }
+        Err(oci_client::errors::OciDistributionError::ServerError { code: 404, .. }) => Ok(false),
+        Err(error) => Err(error).with_context(|| format!("cannot look up {reference}")),
+    }
 }
 
 /// A module fetched from a registry.
@@ -203,7 +224,7 @@ pub fn resolve(source: &str, sources: &Sources) -> Result<String> {
         Some(digest) => digest.to_string(),
         None => {
             let client = client(&reference, sources)?;
-            let auth = auth(&reference)?;
+            let auth = registry_auth(&reference)?;
             runtime()?
                 .block_on(client.fetch_manifest_digest(&reference, &auth))
                 .with_context(|| format!("cannot resolve {source}"))?
@@ -225,7 +246,7 @@ pub fn pull(source: &str) -> Result<Pulled> {
 pub fn pull_from(source: &str, sources: &Sources) -> Result<Pulled> {
     let reference = parse_reference(source)?;
     let client = client(&reference, sources)?;
-    let auth = auth(&reference)?;
+    let auth = registry_auth(&reference)?;
     let image = runtime()?
         .block_on(client.pull(&reference, &auth, vec![WASM_LAYER_MEDIA_TYPE]))
         .with_context(|| format!("cannot pull {source}"))?;
