@@ -1,6 +1,5 @@
 use crate::matcher::{Matcher, Matchers};
 use kepguard_common::PolicySettings;
-use kepguard_common::image::ImageReference;
 use kepguard_common::settings::validate_namespaces;
 use serde::Deserialize;
 
