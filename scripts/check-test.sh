@@ -178,4 +178,25 @@ expect_status 2 "unfetchable module"
 expect_error "Error: $scratch/missing/resize-limits.yaml:1: ClusterAdmissionPolicy resize-limits: cannot resolve registry://$registry/kepguard/policies/missing:v9.9.9" "unfetchable module"
 echo "bad input: unparsable YAML, a document without kind, invalid settings and an unfetchable module each exit 2 naming the file and line"
 
+# 8. --verify-key: a module signed with the key passes; an unsigned one, or one that is not in a
+#    registry, is refused before anything is evaluated.
+export COSIGN_PASSWORD="check-test-$RANDOM$RANDOM"
+"$KEPGUARD" generate-key-pair --output-key-prefix "$scratch/cosign" >/dev/null
+"$KEPGUARD" sign "$(grep '/sidecar-ordering@' "$scratch/published")" --key "$scratch/cosign.key" >/dev/null
+policy signed sidecar-ordering sidecar-ordering
+check --policies "$scratch/signed" --verify-key "$scratch/cosign.pub" "$cases/manifests"
+[ "$status" != 2 ] || { cat "$scratch/err" >&2; fail "verify-key: the signed module was refused"; }
+policy unsigned fsgroup-change-policy fsgroup-change-policy
+check --policies "$scratch/unsigned" --verify-key "$scratch/cosign.pub" "$cases/manifests"
+expect_status 2 "verify-key, unsigned"
+expect_error "ClusterAdmissionPolicy fsgroup-change-policy: module $(module_of fsgroup-change-policy) fails verification" "verify-key, unsigned"
+grep -qF "is not signed" "$scratch/err" || { cat "$scratch/err" >&2; fail "verify-key, unsigned: no reason"; }
+mkdir -p "$scratch/local"
+"$KEPGUARD" manifest sidecar-ordering --module "file://$PWD/build/annotated/sidecar-ordering.wasm" \
+  >"$scratch/local/sidecar-ordering.yaml"
+check --policies "$scratch/local" --verify-key "$scratch/cosign.pub" "$cases/manifests"
+expect_status 2 "verify-key, file module"
+expect_error "--verify-key checks cosign signatures, which only registry:// modules carry" "verify-key, file module"
+echo "verify-key: the signed module runs; an unsigned one and a file:// one are refused (exit 2)"
+
 echo "check test: $checks runs of kepguard check passed"

@@ -41,6 +41,8 @@ pub struct Options {
     pub sources: Sources,
     pub limits: Limits,
     pub verbose: bool,
+    /// The PEM public key every module must carry a cosign signature of (`--verify-key`).
+    pub verify_key: Option<Vec<u8>>,
 }
 
 /// An object of the manifests.
@@ -157,6 +159,7 @@ pub fn check(options: &Options) -> Result<Outcome> {
         options.sources.clone(),
         options.limits,
         options.verbose,
+        options.verify_key.clone(),
     );
     let mut policies = Vec::new();
     for resource in resources {

@@ -7,6 +7,7 @@
 
 use crate::host::{Limits, Policy, precompiled_key};
 use crate::release::oci::{self, Sources};
+use crate::release::signing;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub struct ModuleCache {
     sources: Sources,
     limits: Limits,
     verbose: bool,
+    /// With `--verify-key`: the PEM public key every module must be signed with.
+    verify_key: Option<Vec<u8>>,
     loaded: HashMap<String, Rc<Module>>,
     pub stats: CacheStats,
 }
@@ -68,12 +71,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 impl ModuleCache {
-    pub fn new(dir: PathBuf, sources: Sources, limits: Limits, verbose: bool) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        sources: Sources,
+        limits: Limits,
+        verbose: bool,
+        verify_key: Option<Vec<u8>>,
+    ) -> Self {
         ModuleCache {
             dir,
             sources,
             limits,
             verbose,
+            verify_key,
             loaded: HashMap::new(),
             stats: CacheStats::default(),
         }
@@ -95,6 +105,12 @@ impl ModuleCache {
     }
 
     fn fetch(&mut self, uri: &str) -> Result<(Vec<u8>, String)> {
+        if self.verify_key.is_some() && !uri.starts_with("registry://") {
+            bail!(
+                "module {uri}: --verify-key checks cosign signatures, which only registry:// \
+                 modules carry"
+            );
+        }
         if let Some(path) = uri.strip_prefix("file://") {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read the module {path}"))?;
@@ -109,6 +125,11 @@ impl ModuleCache {
         }
         if uri.starts_with("registry://") {
             let resolved = oci::resolve(uri, &self.sources)?;
+            // Checked on every run, before the cache is read, as policy-server checks at start.
+            if let Some(key) = &self.verify_key {
+                signing::verify(&resolved, key)
+                    .with_context(|| format!("module {uri} fails verification"))?;
+            }
             let (_, digest) = resolved
                 .rsplit_once('@')
                 .expect("a resolved reference has a digest");

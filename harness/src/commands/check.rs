@@ -3,6 +3,7 @@
 use super::HostArgs;
 use crate::check::{self, modules, report};
 use crate::release::oci::Sources;
+use crate::release::signing;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -46,6 +47,10 @@ pub struct CheckArgs {
     /// kwctl's sources.yml: insecure_sources and source_authorities of registries.
     #[arg(long)]
     pub sources: Option<PathBuf>,
+    /// Refuse any module without a cosign signature made with this public key (cosign.pub),
+    /// as a policy-server verification config would; only registry:// modules can pass.
+    #[arg(long)]
+    pub verify_key: Option<PathBuf>,
     #[command(flatten)]
     pub host: HostArgs,
 }
@@ -79,6 +84,10 @@ fn run(args: CheckArgs) -> Result<ExitCode> {
         },
         limits: args.host.limits(),
         verbose: args.host.verbose,
+        verify_key: match &args.verify_key {
+            Some(path) => Some(signing::load_public_key(path)?),
+            None => None,
+        },
     };
     let outcome = check::check(&options)?;
     for module in &outcome.modules {
