@@ -495,3 +495,164 @@ fn the_verification_config_requires_the_key_and_the_release_workflow() {
         assert!(output.stdout.is_empty(), "{args:?} printed something");
     }
 }
+
+/// The Rancher question types the Kubewarden UI renders.
+const QUESTION_TYPES: [&str; 8] = [
+    "string", "boolean", "int", "enum", "array[", "map[", "sequence[", "multiline",
+];
+
+/// The settings a policy's questions produce when every question keeps its default: the
+/// defaults nested along the dotted variables. A `null` default means "unset", so it adds
+/// nothing. Also, per list-of-objects (`sequence[`) question, the settings where that list
+/// holds one item made of its `sequence_questions` defaults, so the item keys are checked too.
+fn settings_from_questions(questions: &str) -> Result<(Value, Vec<Value>), String> {
+    let document: serde_norway::Value =
+        serde_norway::from_str(questions).map_err(|error| error.to_string())?;
+    let list = document["questions"]
+        .as_sequence()
+        .ok_or("no `questions:` list")?;
+    let mut settings = Value::Object(Default::default());
+    let mut sequences = Vec::new();
+    add_questions(list, &mut settings, &mut sequences)?;
+    let with_items = sequences
+        .into_iter()
+        .map(|(variable, item)| {
+            let mut variant = settings.clone();
+            insert_at(&mut variant, &variable, Value::Array(vec![item]))?;
+            Ok(variant)
+        })
+        .collect::<Result<_, String>>()?;
+    Ok((settings, with_items))
+}
+
+fn add_questions(
+    questions: &[serde_norway::Value],
+    settings: &mut Value,
+    sequences: &mut Vec<(String, Value)>,
+) -> Result<(), String> {
+    for question in questions {
+        let variable = question["variable"]
+            .as_str()
+            .ok_or("a question without a variable")?;
+        let kind = question["type"].as_str().unwrap_or_default();
+        if !QUESTION_TYPES.contains(&kind) {
+            return Err(format!("{variable}: unknown type {kind:?}"));
+        }
+        if question["label"].as_str().is_none() {
+            return Err(format!("{variable}: no label"));
+        }
+        let Some(default) = question.get("default") else {
+            return Err(format!("{variable}: no default"));
+        };
+        if kind == "enum" {
+            let options = question["options"]
+                .as_sequence()
+                .ok_or(format!("{variable}: an enum without options"))?;
+            if !default.is_null() && !options.contains(default) {
+                return Err(format!("{variable}: the default is not an option"));
+            }
+        }
+        if !default.is_null() {
+            let value = serde_json::to_value(default).map_err(|error| error.to_string())?;
+            insert_at(settings, variable, value)?;
+        }
+        if let Some(item_questions) = question["sequence_questions"].as_sequence() {
+            let mut item = Value::Object(Default::default());
+            add_questions(item_questions, &mut item, &mut Vec::new())?;
+            sequences.push((variable.to_string(), item));
+        }
+        if let Some(subquestions) = question["subquestions"].as_sequence() {
+            add_questions(subquestions, settings, sequences)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets `value` at the dotted `path`, creating the objects on the way.
+fn insert_at(settings: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let (parents, key) = path.rsplit_once('.').map_or(("", path), |split| split);
+    let mut object = settings;
+    for parent in parents.split('.').filter(|parent| !parent.is_empty()) {
+        object = object
+            .as_object_mut()
+            .ok_or(format!("{path}: {parent} is not an object"))?
+            .entry(parent)
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    object
+        .as_object_mut()
+        .ok_or(format!("{path}: the parent is not an object"))?
+        .insert(key.to_string(), value);
+    Ok(())
+}
+
+/// Whether the built module accepts `settings`, and its message if not.
+fn accepted_by_module(policy: &str, settings: &Value) -> Result<(), String> {
+    let module = repo_root().join(format!("build/{policy}.wasm"));
+    let loaded = kepguard::host::Policy::load(&module, Default::default(), false)
+        .expect("run `make policies` first");
+    let verdict = kepguard::admission::validate_settings(&loaded, settings).unwrap();
+    if verdict.valid {
+        Ok(())
+    } else {
+        Err(verdict.message.unwrap_or_default())
+    }
+}
+
+/// Every settings object the questions of `policy` produce is accepted by its module.
+fn check_questions(policy: &str, questions: &str) -> Result<(), String> {
+    let (settings, with_items) = settings_from_questions(questions)?;
+    for settings in std::iter::once(&settings).chain(&with_items) {
+        accepted_by_module(policy, settings).map_err(|message| format!("{settings}: {message}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn every_policy_has_rancher_questions_whose_variables_and_defaults_it_accepts() {
+    let root = repo_root();
+    for policy in PolicyDir::all(&root).unwrap() {
+        let path = artifacthub::questions_path(&policy);
+        let questions = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        if let Err(error) = check_questions(&policy.name, &questions) {
+            panic!("{}: {error}", path.display());
+        }
+        let package = std::fs::read_to_string(artifacthub::package_path(&root, &policy.name))
+            .unwrap();
+        let package: serde_norway::Value = serde_norway::from_str(&package).unwrap();
+        assert_eq!(
+            package["annotations"][artifacthub::QUESTIONS_UI].as_str(),
+            Some(questions.as_str()),
+            "{}: run `make artifacthub`",
+            policy.name
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_question_variable_is_refused() {
+    let fsgroup = std::fs::read_to_string(
+        repo_root().join("policies/fsgroup-change-policy/questions-ui.yml"),
+    )
+    .unwrap();
+    check_questions("fsgroup-change-policy", &fsgroup).unwrap();
+    let misspelt = fsgroup.replace("variable: volumeTypes", "variable: volumeType");
+    assert_ne!(misspelt, fsgroup);
+    let error = check_questions("fsgroup-change-policy", &misspelt).unwrap_err();
+    assert!(error.contains("volumeType"), "{error}");
+
+    // The keys of a list item are checked as well.
+    let registry =
+        std::fs::read_to_string(repo_root().join("policies/registry-k8s-io/questions-ui.yml"))
+            .unwrap();
+    check_questions("registry-k8s-io", &registry).unwrap();
+    let misspelt = registry.replace("variable: to\n", "variable: target\n");
+    assert_ne!(misspelt, registry);
+    assert!(check_questions("registry-k8s-io", &misspelt).is_err());
+
+    // And a default that is not one of an enum's options.
+    let wrong_default = fsgroup.replace("default: OnRootMismatch", "default: Never");
+    let error = check_questions("fsgroup-change-policy", &wrong_default).unwrap_err();
+    assert!(error.contains("defaultPolicy"), "{error}");
+}

@@ -1,6 +1,10 @@
 //! `kepguard artifacthub`: `artifacthub/<policy>/artifacthub-pkg.yml`, in the format of
 //! `kwctl scaffold artifacthub`, generated from metadata.yml and the README.
 //!
+//! A policy's `questions-ui.yml`, when present, becomes the `kubewarden/questions-ui` annotation
+//! (as `kwctl scaffold artifacthub --questions-path` does): the Rancher UI builds its settings
+//! form from it.
+//!
 //! `createdAt` is kept from the committed file while the version is unchanged, so the file is
 //! reproducible and a stale one can be detected; a new version gets the current time.
 
@@ -63,6 +67,24 @@ struct Committed {
     created_at: String,
 }
 
+/// The annotation that carries the text of `questions-ui.yml`.
+pub const QUESTIONS_UI: &str = "kubewarden/questions-ui";
+
+/// Where a policy's Rancher questions live.
+pub fn questions_path(policy: &PolicyDir) -> PathBuf {
+    policy.dir.join("questions-ui.yml")
+}
+
+/// The text of the policy's `questions-ui.yml`, if it has one.
+fn questions_ui(policy: &PolicyDir) -> Result<Option<String>> {
+    let path = questions_path(policy);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 /// Where the package file of a policy lives.
 pub fn package_path(root: &Path, policy: &str) -> PathBuf {
     root.join("artifacthub")
@@ -102,6 +124,9 @@ pub fn render(policy: &PolicyDir, created_at: &str) -> Result<String> {
         "kubewarden/rules".to_string(),
         serde_norway::to_string(&metadata.rules)?,
     );
+    if let Some(questions) = questions_ui(policy)? {
+        annotations.insert(QUESTIONS_UI.to_string(), questions);
+    }
     let package = Package {
         name: annotation(TITLE)?,
         display_name: annotation(DISPLAY_NAME)?,
@@ -148,8 +173,8 @@ pub fn render(policy: &PolicyDir, created_at: &str) -> Result<String> {
     };
     Ok(format!(
         "# Artifact Hub package of the {name} Kubewarden policy, in the format of\n\
-         # `kwctl scaffold artifacthub`. Generated from policies/{name}/metadata.yml and README.md\n\
-         # by `make artifacthub`: do not edit by hand.\n{}",
+         # `kwctl scaffold artifacthub`. Generated from policies/{name}/metadata.yml, README.md\n\
+         # and questions-ui.yml by `make artifacthub`: do not edit by hand.\n{}",
         serde_norway::to_string(&package)?,
         name = policy.name
     ))
