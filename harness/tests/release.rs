@@ -498,7 +498,14 @@ fn the_verification_config_requires_the_key_and_the_release_workflow() {
 
 /// The Rancher question types the Kubewarden UI renders.
 const QUESTION_TYPES: [&str; 8] = [
-    "string", "boolean", "int", "enum", "array[", "map[", "sequence[", "multiline",
+    "string",
+    "boolean",
+    "int",
+    "enum",
+    "array[",
+    "map[",
+    "sequence[",
+    "multiline",
 ];
 
 /// The settings a policy's questions produce when every question keeps its default: the
@@ -618,8 +625,8 @@ fn every_policy_has_rancher_questions_whose_variables_and_defaults_it_accepts() 
         if let Err(error) = check_questions(&policy.name, &questions) {
             panic!("{}: {error}", path.display());
         }
-        let package = std::fs::read_to_string(artifacthub::package_path(&root, &policy.name))
-            .unwrap();
+        let package =
+            std::fs::read_to_string(artifacthub::package_path(&root, &policy.name)).unwrap();
         let package: serde_norway::Value = serde_norway::from_str(&package).unwrap();
         assert_eq!(
             package["annotations"][artifacthub::QUESTIONS_UI].as_str(),
