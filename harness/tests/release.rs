@@ -508,34 +508,61 @@ const QUESTION_TYPES: [&str; 8] = [
     "multiline",
 ];
 
-/// The settings a policy's questions produce when every question keeps its default: the
-/// defaults nested along the dotted variables. A `null` default means "unset", so it adds
-/// nothing. Also, per list-of-objects (`sequence[`) question, the settings where that list
-/// holds one item made of its `sequence_questions` defaults, so the item keys are checked too.
-fn settings_from_questions(questions: &str) -> Result<(Value, Vec<Value>), String> {
+/// What a policy's questions produce, for the module to judge.
+struct QuestionSettings {
+    /// Every question at its default, nested along the dotted variables. A `null` default
+    /// means "unset", so it adds nothing.
+    defaults: Value,
+    /// Per list-of-objects (`sequence[`) question, the defaults where that list holds one item
+    /// made of its `sequence_questions` defaults, so that the item keys are checked too.
+    with_items: Vec<Value>,
+    /// Per question whose default is `null`, the defaults with that variable set to `null`:
+    /// the module may refuse the value, but must know the key.
+    with_unset: Vec<Value>,
+}
+
+fn settings_from_questions(questions: &str) -> Result<QuestionSettings, String> {
     let document: serde_norway::Value =
         serde_norway::from_str(questions).map_err(|error| error.to_string())?;
     let list = document["questions"]
         .as_sequence()
         .ok_or("no `questions:` list")?;
-    let mut settings = Value::Object(Default::default());
-    let mut sequences = Vec::new();
-    add_questions(list, &mut settings, &mut sequences)?;
-    let with_items = sequences
-        .into_iter()
-        .map(|(variable, item)| {
-            let mut variant = settings.clone();
-            insert_at(&mut variant, &variable, Value::Array(vec![item]))?;
-            Ok(variant)
-        })
-        .collect::<Result<_, String>>()?;
-    Ok((settings, with_items))
+    let mut defaults = Value::Object(Default::default());
+    let (mut sequences, mut unset) = (Vec::new(), Vec::new());
+    add_questions(list, &mut defaults, &mut sequences, &mut unset)?;
+    let with_value = |variable: &str, value: Value| {
+        let mut variant = defaults.clone();
+        insert_at(&mut variant, variable, value).map(|()| variant)
+    };
+    let mut with_items = Vec::new();
+    let mut with_unset = unset
+        .iter()
+        .map(|variable| with_value(variable, Value::Null))
+        .collect::<Result<Vec<_>, String>>()?;
+    for (variable, item, item_unset) in sequences {
+        with_items.push(with_value(&variable, Value::Array(vec![item.clone()]))?);
+        for key in item_unset {
+            let mut unset_item = item.clone();
+            insert_at(&mut unset_item, &key, Value::Null)?;
+            with_unset.push(with_value(&variable, Value::Array(vec![unset_item]))?);
+        }
+    }
+    Ok(QuestionSettings {
+        defaults,
+        with_items,
+        with_unset,
+    })
 }
+
+/// A list-of-objects question: its variable, an item of its defaults, and the item's
+/// variables whose default is `null`.
+type Sequence = (String, Value, Vec<String>);
 
 fn add_questions(
     questions: &[serde_norway::Value],
     settings: &mut Value,
-    sequences: &mut Vec<(String, Value)>,
+    sequences: &mut Vec<Sequence>,
+    unset: &mut Vec<String>,
 ) -> Result<(), String> {
     for question in questions {
         let variable = question["variable"]
@@ -559,17 +586,19 @@ fn add_questions(
                 return Err(format!("{variable}: the default is not an option"));
             }
         }
-        if !default.is_null() {
+        if default.is_null() {
+            unset.push(variable.to_string());
+        } else {
             let value = serde_json::to_value(default).map_err(|error| error.to_string())?;
             insert_at(settings, variable, value)?;
         }
         if let Some(item_questions) = question["sequence_questions"].as_sequence() {
-            let mut item = Value::Object(Default::default());
-            add_questions(item_questions, &mut item, &mut Vec::new())?;
-            sequences.push((variable.to_string(), item));
+            let (mut item, mut item_unset) = (Value::Object(Default::default()), Vec::new());
+            add_questions(item_questions, &mut item, &mut Vec::new(), &mut item_unset)?;
+            sequences.push((variable.to_string(), item, item_unset));
         }
         if let Some(subquestions) = question["subquestions"].as_sequence() {
-            add_questions(subquestions, settings, sequences)?;
+            add_questions(subquestions, settings, sequences, unset)?;
         }
     }
     Ok(())
@@ -606,11 +635,20 @@ fn accepted_by_module(policy: &str, settings: &Value) -> Result<(), String> {
     }
 }
 
-/// Every settings object the questions of `policy` produce is accepted by its module.
+/// Every settings object the questions of `policy` produce is accepted by its module, and a
+/// variable left unset by default is a key the module knows (serde's `deny_unknown_fields`
+/// answers "unknown field" for any other).
 fn check_questions(policy: &str, questions: &str) -> Result<(), String> {
-    let (settings, with_items) = settings_from_questions(questions)?;
-    for settings in std::iter::once(&settings).chain(&with_items) {
+    let built = settings_from_questions(questions)?;
+    for settings in std::iter::once(&built.defaults).chain(&built.with_items) {
         accepted_by_module(policy, settings).map_err(|message| format!("{settings}: {message}"))?;
+    }
+    for settings in &built.with_unset {
+        if let Err(message) = accepted_by_module(policy, settings)
+            && message.contains("unknown field")
+        {
+            return Err(format!("{settings}: {message}"));
+        }
     }
     Ok(())
 }
@@ -657,6 +695,16 @@ fn a_misspelt_question_variable_is_refused() {
     let misspelt = registry.replace("variable: to\n", "variable: target\n");
     assert_ne!(misspelt, registry);
     assert!(check_questions("registry-k8s-io", &misspelt).is_err());
+
+    // A variable left unset by default is checked as a key.
+    let resize =
+        std::fs::read_to_string(repo_root().join("policies/resize-limits/questions-ui.yml"))
+            .unwrap();
+    check_questions("resize-limits", &resize).unwrap();
+    let misspelt = resize.replace("variable: cpu.maxLimit\n", "variable: cpu.maxLimits\n");
+    assert_ne!(misspelt, resize);
+    let error = check_questions("resize-limits", &misspelt).unwrap_err();
+    assert!(error.contains("maxLimits"), "{error}");
 
     // And a default that is not one of an enum's options.
     let wrong_default = fsgroup.replace("default: OnRootMismatch", "default: Never");
